@@ -1,0 +1,415 @@
+"""Primitive operations: the derivative table of the engine.
+
+Each primitive is one class. `forward` maps numpy arrays to an array and saves what the derivative needs;
+`backward` takes ∂L/∂out and returns ∂L/∂input for every input, in input order, in the output's (broadcast)
+shape — `tensor.py` sums each back to its input's shape (unbroadcast), so every backward here is pure calculus.
+`needs` tells which inputs want a gradient; a backward may return None for the others.
+This module sees arrays only and never imports tensor.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Function:
+    """Base class of primitives: `name` labels the op in errors and drawings."""
+
+    __slots__ = ("saved", "needs")
+    name = "function"
+
+    def __init__(self, needs: tuple[bool, ...] = ()):
+        self.needs = needs
+        self.saved: tuple = ()
+
+    def save(self, *values) -> None:
+        self.saved = values
+
+
+# ---- elementwise, binary (broadcasting) -------------------------------------------------------------------------
+
+
+class Add(Function):
+    """out = a + b                     ∂out/∂a = 1,  ∂out/∂b = 1"""
+
+    __slots__ = ()
+    name = "add"
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    """out = a − b                     ∂out/∂a = 1,  ∂out/∂b = −1"""
+
+    __slots__ = ()
+    name = "sub"
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, (-g if self.needs[1] else None)
+
+
+class Mul(Function):
+    """out = a · b                     ∂out/∂a = b,  ∂out/∂b = a"""
+
+    __slots__ = ()
+    name = "mul"
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        return (g * b if self.needs[0] else None), (g * a if self.needs[1] else None)
+
+
+class Div(Function):
+    """out = a / b                     ∂out/∂a = 1/b,  ∂out/∂b = −a/b² = −out/b"""
+
+    __slots__ = ()
+    name = "div"
+
+    def forward(self, a, b):
+        out = a / b
+        self.save(b, out)
+        return out
+
+    def backward(self, g):
+        b, out = self.saved
+        ga = g / b
+        return (ga if self.needs[0] else None), (-ga * out if self.needs[1] else None)
+
+
+# ---- elementwise, unary -------------------------------------------------------------------------------------------
+
+
+class Neg(Function):
+    """out = −a                        ∂out/∂a = −1"""
+
+    __slots__ = ()
+    name = "neg"
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Function):
+    """out = aᵖ (p a constant)         ∂out/∂a = p·aᵖ⁻¹"""
+
+    __slots__ = ("p",)
+    name = "pow"
+
+    def __init__(self, needs=(), p: float = 1.0):
+        super().__init__(needs)
+        self.p = p
+
+    def forward(self, a):
+        self.save(a)
+        return a**self.p
+
+    def backward(self, g):
+        (a,) = self.saved
+        return (g * self.p * a ** (self.p - 1),)
+
+
+class Exp(Function):
+    """out = exp(a)                    ∂out/∂a = exp(a) = out"""
+
+    __slots__ = ()
+    name = "exp"
+
+    def forward(self, a):
+        out = np.exp(a)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        return (g * self.saved[0],)
+
+
+class Log(Function):
+    """out = ln a                      ∂out/∂a = 1/a"""
+
+    __slots__ = ()
+    name = "log"
+
+    def forward(self, a):
+        self.save(a)
+        return np.log(a)
+
+    def backward(self, g):
+        return (g / self.saved[0],)
+
+
+class Tanh(Function):
+    """out = tanh(a)                   ∂out/∂a = 1 − tanh²(a) = 1 − out²   (lecture appendix C)"""
+
+    __slots__ = ()
+    name = "tanh"
+
+    def forward(self, a):
+        out = np.tanh(a)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        (out,) = self.saved
+        return (g * (1.0 - out * out),)
+
+
+class Sigmoid(Function):
+    """out = σ(a) = 1/(1 + e⁻ᵃ)        ∂out/∂a = σ(a)(1 − σ(a)) = out(1 − out)"""
+
+    __slots__ = ()
+    name = "sigmoid"
+
+    def forward(self, a):
+        e = np.exp(-np.abs(a))  # e ≤ 1: no overflow, and no cancellation for large negative a
+        out = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        (out,) = self.saved
+        return (g * out * (1.0 - out),)
+
+
+class Relu(Function):
+    """out = max(a, 0)                 ∂out/∂a = 1 where a > 0, else 0"""
+
+    __slots__ = ()
+    name = "relu"
+
+    def forward(self, a):
+        self.save(a > 0)
+        return np.maximum(a, 0)
+
+    def backward(self, g):
+        return (g * self.saved[0],)
+
+
+class Abs(Function):
+    """out = |a|                       ∂out/∂a = sign(a)   (0 at a = 0)"""
+
+    __slots__ = ()
+    name = "abs"
+
+    def forward(self, a):
+        self.save(a)
+        return np.abs(a)
+
+    def backward(self, g):
+        return (g * np.sign(self.saved[0]),)
+
+
+# ---- linear algebra -----------------------------------------------------------------------------------------------
+
+
+class MatMul(Function):
+    """out = a @ b                     ∂L/∂a = ∂L/∂out · bᵀ,  ∂L/∂b = aᵀ · ∂L/∂out
+
+    1-D operands are promoted as numpy does (a vector on the left is a row, on the right a column) and the
+    promoted axis is dropped again from the gradient; stacks of matrices broadcast over the leading axes.
+    """
+
+    __slots__ = ()
+    name = "matmul"
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.saved
+        if a.ndim == 1 and b.ndim == 1:  # inner product: out is a scalar
+            return (g * b if self.needs[0] else None), (g * a if self.needs[1] else None)
+        a2 = a[None, :] if a.ndim == 1 else a  # (1, n)
+        b2 = b[:, None] if b.ndim == 1 else b  # (n, 1)
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if self.needs[0]:
+            ga = g2 @ np.swapaxes(b2, -1, -2)
+            if a.ndim == 1:
+                ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+        if self.needs[1]:
+            gb = np.swapaxes(a2, -1, -2) @ g2
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb
+
+
+# ---- reductions ---------------------------------------------------------------------------------------------------
+
+
+class Sum(Function):
+    """out = Σ_axis a                  ∂out/∂a = 1 (the gradient is copied back along the summed axes)"""
+
+    __slots__ = ("axis", "keepdims", "shape")
+    name = "sum"
+
+    def __init__(self, needs=(), axis=None, keepdims=False):
+        super().__init__(needs)
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, a):
+        self.shape = a.shape
+        return np.sum(a, axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, g):
+        if self.axis is not None and not self.keepdims:
+            g = np.expand_dims(g, self.axis)
+        return (np.broadcast_to(g, self.shape),)
+
+
+class Mean(Function):
+    """out = (1/n) Σ_axis a            ∂out/∂a = 1/n"""
+
+    __slots__ = ("axis", "keepdims", "shape", "n")
+    name = "mean"
+
+    def __init__(self, needs=(), axis=None, keepdims=False):
+        super().__init__(needs)
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, a):
+        self.shape = a.shape
+        out = np.mean(a, axis=self.axis, keepdims=self.keepdims)
+        self.n = a.size // max(np.size(out), 1) if a.size else 1
+        return out
+
+    def backward(self, g):
+        if self.axis is not None and not self.keepdims:
+            g = np.expand_dims(g, self.axis)
+        return (np.broadcast_to(g / self.n, self.shape),)
+
+
+class Max(Function):
+    """out = max_axis a                ∂out/∂a = 1/m at the m positions that attain the max, else 0"""
+
+    __slots__ = ("axis", "keepdims")
+    name = "max"
+
+    def __init__(self, needs=(), axis=None, keepdims=False):
+        super().__init__(needs)
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, a):
+        out = np.max(a, axis=self.axis, keepdims=True)
+        self.save(a, out)
+        return out if self.keepdims else np.squeeze(out, axis=self.axis)
+
+    def backward(self, g):
+        a, out = self.saved
+        if not self.keepdims:
+            g = np.expand_dims(g, self.axis if self.axis is not None else tuple(range(a.ndim)))
+        hit = a == out
+        return (g * hit / np.sum(hit, axis=self.axis, keepdims=True),)
+
+
+# ---- shape --------------------------------------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    """out = a viewed with a new shape   ∂L/∂a = ∂L/∂out reshaped back"""
+
+    __slots__ = ("shape", "in_shape")
+    name = "reshape"
+
+    def __init__(self, needs=(), shape=()):
+        super().__init__(needs)
+        self.shape = shape
+
+    def forward(self, a):
+        self.in_shape = a.shape
+        return np.reshape(a, self.shape)
+
+    def backward(self, g):
+        return (np.reshape(g, self.in_shape),)
+
+
+class Transpose(Function):
+    """out = a with its axes permuted    ∂L/∂a = ∂L/∂out with the inverse permutation"""
+
+    __slots__ = ("axes",)
+    name = "transpose"
+
+    def __init__(self, needs=(), axes=None):
+        super().__init__(needs)
+        self.axes = axes
+
+    def forward(self, a):
+        return np.transpose(a, self.axes)
+
+    def backward(self, g):
+        if self.axes is None:
+            return (np.transpose(g),)
+        return (np.transpose(g, np.argsort(self.axes)),)
+
+
+class GetItem(Function):
+    """out = a[index]                  ∂L/∂a = ∂L/∂out scattered back to the indexed places (repeats add up)"""
+
+    __slots__ = ("index", "shape", "dtype")
+    name = "getitem"
+
+    def __init__(self, needs=(), index=None):
+        super().__init__(needs)
+        self.index = index
+
+    def forward(self, a):
+        self.shape, self.dtype = a.shape, a.dtype
+        return a[self.index]
+
+    def backward(self, g):
+        out = np.zeros(self.shape, dtype=np.result_type(self.dtype, g.dtype))
+        np.add.at(out, self.index, g)
+        return (out,)
+
+
+class Stack(Function):
+    """out = stack(a₁ … aₙ, axis)      ∂L/∂aᵢ = the i-th slice of ∂L/∂out along axis"""
+
+    __slots__ = ("axis",)
+    name = "stack"
+
+    def __init__(self, needs=(), axis=0):
+        super().__init__(needs)
+        self.axis = axis
+
+    def forward(self, *arrays):
+        return np.stack(arrays, axis=self.axis)
+
+    def backward(self, g):
+        return tuple(np.moveaxis(g, self.axis, 0))
+
+
+class Concatenate(Function):
+    """out = concatenate(a₁ … aₙ, axis)  ∂L/∂aᵢ = the i-th block of ∂L/∂out along axis"""
+
+    __slots__ = ("axis", "splits")
+    name = "concatenate"
+
+    def __init__(self, needs=(), axis=0):
+        super().__init__(needs)
+        self.axis = axis
+
+    def forward(self, *arrays):
+        self.splits = np.cumsum([a.shape[self.axis] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=self.axis)
+
+    def backward(self, g):
+        return tuple(np.split(g, self.splits, axis=self.axis))
