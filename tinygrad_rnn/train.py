@@ -1,0 +1,282 @@
+"""The training loop: updates with clipping and penalties, truncated BPTT over long sequences, a progress line.
+
+Truncated BPTT (chunks of k steps): a sequence of T steps is cut into chunks [1..k], [k+1..2k], …; each chunk's
+loss is built starting from the previous chunk's last hidden state *detached*, so the gradient does not flow from
+step t+1 into h_t when t is a multiple of k — the convention of `lecture.truncated_bptt_gradients`. Works with any
+model of the `RNN` interface (`loss(xs, ys, h0)`; the last state is `model.state` when the model keeps one, as the
+LSTM's (h, c) pair, else the last h_t of `model.trace`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinygrad_rnn.optim import Optimizer, clip_grad_norm, clip_grad_value, l1_penalty, l2_penalty
+from tinygrad_rnn.tensor import Tensor, no_grad
+
+__all__ = [
+    "Progress",
+    "History",
+    "fit",
+    "final_state",
+    "detach_state",
+    "chunk_bounds",
+    "tbptt_backward",
+    "train_sequence",
+    "sample_text",
+]
+
+
+# ----------------------------------------------------------------------------------------------------- progress
+class Progress:
+    """A one-line progress bar on a terminal (rewritten with \\r); plain lines every `every` updates otherwise.
+
+    `Progress(total, desc)`, then `update(i, loss=…)` after update i (1-based), and `close()`.
+    """
+
+    def __init__(self, total: int, desc: str = "", stream=None, every: int | None = None, enabled: bool = True):
+        self.total, self.desc = int(total), desc
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = enabled
+        isatty = getattr(self.stream, "isatty", None)
+        self.tty = bool(isatty and isatty())
+        self.every = every if every is not None else max(1, self.total // 10)
+        self.start = time.perf_counter()
+        self._width = 0
+
+    def line(self, i: int, **metrics: float) -> str:
+        """`desc [#####.....] i/total  loss=…  elapsed`: the text of the bar after update i."""
+        frac = min(1.0, i / self.total) if self.total else 1.0
+        filled = int(round(20 * frac))
+        bar = "#" * filled + "." * (20 - filled)
+        vals = "  ".join(f"{k}={_fmt(v)}" for k, v in metrics.items())
+        head = f"{self.desc} " if self.desc else ""
+        return f"{head}[{bar}] {i}/{self.total}  {vals}  {time.perf_counter() - self.start:.1f}s"
+
+    def update(self, i: int, **metrics: float) -> None:
+        if not self.enabled:
+            return
+        text = self.line(i, **metrics)
+        if self.tty:
+            pad = max(0, self._width - len(text))
+            self.stream.write("\r" + text + " " * pad)
+            self._width = len(text)
+            self.stream.flush()
+        elif i % self.every == 0 or i == self.total:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _fmt(v) -> str:
+    v = float(v)
+    return f"{v:.4g}" if math.isfinite(v) else str(v)
+
+
+# ----------------------------------------------------------------------------------------------------- the loop
+@dataclass
+class History:
+    """Per update: the loss value (without penalties), the penalty, and the gradient norm before clipping."""
+
+    loss: list[float] = field(default_factory=list)
+    penalty: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+
+
+def fit(
+    loss_fn: Callable[[int], Tensor],
+    optimizer: Optimizer,
+    steps: int,
+    *,
+    clip: float | None = None,
+    clip_value: float | None = None,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    progress: bool | Progress = False,
+    desc: str = "train",
+    callback: Callable[[int, History], None] | None = None,
+) -> History:
+    """For i = 1..steps:  L_i = loss_fn(i) + λ₁Σ|θ| + λ₂Σθ²;  backward;  clip;  θ ← optimizer step.
+
+    `clip` caps the global gradient norm (`clip_grad_norm`), `clip_value` each entry; both may be given. The
+    penalties are graph nodes added to the loss, so a drawing of L shows them. `callback(i, history)` runs after each
+    update (e.g. to sample text). A non-finite loss stops training with a ValueError naming the update.
+    """
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"fit: steps must be a whole number ≥ 1, got {steps!r}")
+    params = optimizer.params
+    hist = History()
+    bar = progress if isinstance(progress, Progress) else Progress(steps, desc, enabled=bool(progress))
+    try:
+        for i in range(1, int(steps) + 1):
+            optimizer.zero_grad()
+            loss = loss_fn(i)
+            if not isinstance(loss, Tensor) or loss.size != 1:
+                raise TypeError(f"fit: loss_fn({i}) must return a scalar Tensor, got {loss!r}")
+            value = loss.item()
+            if not math.isfinite(value):
+                raise ValueError(f"fit: the loss is {value} at update {i}; lower the learning rate or clip gradients")
+            total, pen = loss, 0.0
+            if l1:
+                r = l1_penalty(params, l1)
+                total, pen = total + r, pen + r.item()
+            if l2:
+                r = l2_penalty(params, l2)
+                total, pen = total + r, pen + r.item()
+            total.backward()
+            hist.grad_norm.append(_global_norm(params) if clip is None else clip_grad_norm(params, clip))
+            if clip_value is not None:
+                clip_grad_value(params, clip_value)
+            optimizer.step()
+            hist.loss.append(value)
+            hist.penalty.append(pen)
+            bar.update(i, loss=value)
+            if callback is not None:
+                callback(i, hist)
+    finally:
+        bar.close()
+    return hist
+
+
+def _global_norm(params) -> float:
+    return math.sqrt(sum(float(np.sum(np.square(p.grad))) for p in params if p.grad is not None))
+
+
+# ----------------------------------------------------------------------------------------------------- truncated BPTT
+def final_state(model):
+    """The state after the model's last forward/loss call: `model.state` if it keeps one (LSTM: (h, c)), else h_T."""
+    state = getattr(model, "state", None)
+    if state is not None:
+        return state
+    trace = getattr(model, "trace", None)
+    if trace is None:
+        raise ValueError(f"final_state: {type(model).__name__} has run no forward pass yet")
+    return trace["h"][-1]
+
+
+def detach_state(state):
+    """h.detach(), or each part of an (h, c) pair: the value carries on, the gradient stops here."""
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def chunk_bounds(T: int, k: int | None) -> list[tuple[int, int]]:
+    """[(0, k), (k, 2k), …, (·, T)]: 0-based half-open slices of the steps; k = None means one chunk."""
+    if not isinstance(T, (int, np.integer)) or T < 1:
+        raise ValueError(f"chunk_bounds: T must be ≥ 1, got {T!r}")
+    if k is None:
+        return [(0, int(T))]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"truncated BPTT: the chunk length k must be a whole number ≥ 1, got {k!r}")
+    return [(a, min(a + k, T)) for a in range(0, T, k)]
+
+
+def _check_pair(fn: str, xs, ys):
+    xs = np.asarray(xs)
+    if xs.ndim not in (2, 3) or len(xs) == 0:
+        raise ValueError(f"{fn}: xs must have shape (T, D) or (T, B, D) with T ≥ 1, got {xs.shape}")
+    if ys is None or len(ys) != len(xs):
+        raise ValueError(f"{fn}: xs has {len(xs)} steps but ys has {'None' if ys is None else len(ys)}")
+    return xs, np.asarray(ys)
+
+
+def tbptt_backward(model, xs, ys, k: int | None, h0=None) -> float:
+    """Σ over chunks of backward(L_chunk), the state carried detached: accumulates ∇θ of truncated BPTT into .grad.
+
+    No parameter changes in between, so the accumulated gradient is exactly the gradient of the whole loss with a
+    detach() after steps k, 2k, … (`lecture.truncated_bptt_gradients`). Returns the total loss.
+    """
+    xs, ys = _check_pair("tbptt_backward", xs, ys)
+    state, total = h0, 0.0
+    for a, b in chunk_bounds(len(xs), k):
+        loss = model.loss(xs[a:b], ys[a:b], state)
+        loss.backward()
+        total += loss.item()
+        state = detach_state(final_state(model))
+    return total
+
+
+def train_sequence(
+    model,
+    xs,
+    ys,
+    optimizer: Optimizer,
+    *,
+    epochs: int = 1,
+    tbptt: int | None = None,
+    clip: float | None = None,
+    clip_value: float | None = None,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    progress: bool = False,
+    callback: Callable[[int, History], None] | None = None,
+) -> History:
+    """Truncated BPTT training on one long sequence (T, D) or a batch of them (T, B, D).
+
+    Each epoch walks the chunks of `tbptt` steps in order, one update per chunk, carrying the hidden state across
+    chunks detached; the state restarts from zeros at each epoch. `History.loss` holds the loss of each chunk
+    divided by its number of steps (so chunks of different length compare).
+    """
+    xs, ys = _check_pair("train_sequence", xs, ys)
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"train_sequence: epochs must be a whole number ≥ 1, got {epochs!r}")
+    chunks = chunk_bounds(len(xs), tbptt)
+    carry = {"state": None}
+
+    def loss_fn(i: int) -> Tensor:
+        j = (i - 1) % len(chunks)
+        if j == 0:
+            carry["state"] = None
+        a, b = chunks[j]
+        loss = model.loss(xs[a:b], ys[a:b], carry["state"])
+        carry["state"] = detach_state(final_state(model))
+        return loss * (1.0 / (b - a))
+
+    return fit(
+        loss_fn,
+        optimizer,
+        epochs * len(chunks),
+        clip=clip,
+        clip_value=clip_value,
+        l1=l1,
+        l2=l2,
+        progress=progress,
+        desc="train",
+        callback=callback,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------- sampling
+def sample_text(model, vocab, prefix: str, n: int, *, temperature: float = 1.0, seed: int = 0) -> str:
+    """Feed `prefix`, then draw n characters one at a time from p_k ∝ ŷ_k^(1/τ), each fed back as the next input."""
+    if not prefix:
+        raise ValueError("sample_text: the prefix must hold at least one character")
+    if temperature <= 0:
+        raise ValueError(f"sample_text: temperature must be > 0, got {temperature}")
+    rng = np.random.default_rng(seed)
+    out = []
+    with no_grad():
+        _, os = model.forward(vocab.one_hot(vocab.encode(prefix)))
+        state = final_state(model)
+        o = os[-1].data
+        for _ in range(n):
+            z = o / temperature
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            k = int(rng.choice(len(p), p=p))
+            out.append(k)
+            _, os = model.forward(vocab.one_hot(np.array([k])), state)
+            state = final_state(model)
+            o = os[-1].data
+    return vocab.decode(np.array(out, dtype=np.int64)) if out else ""
