@@ -10,7 +10,10 @@ from tinygrad_rnn.tensor import Tensor, no_grad
 
 
 def _value(out) -> float:
-    return float(out.data if isinstance(out, Tensor) else out)
+    arr = np.asarray(out.data if isinstance(out, Tensor) else out)
+    if arr.size != 1:
+        raise ValueError(f"the function must return a scalar, got shape {arr.shape}")
+    return float(arr.reshape(()))
 
 
 def numerical_grad(f: Callable, x, eps: float = 1e-6) -> np.ndarray:
@@ -96,9 +99,9 @@ def gradcheck(
     for i, x in wanted:
         numeric = numerical_grad(lambda _: g(*inputs), x, eps)
         err = np.abs(engine[i] - numeric) - (atol + rtol * np.abs(numeric))
-        if np.any(err > 0) or engine[i].shape != numeric.shape:
-            k = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
-            e, n = engine[i][k], numeric[k]
+        if np.any(err > 0):
+            k = tuple(int(j) for j in np.unravel_index(int(np.argmax(err)), err.shape))
+            e, n = float(engine[i][k]), float(numeric[k])
             label = f"input {i}" + (f" ({x.name})" if x.name else "")
             raise AssertionError(
                 f"gradcheck: {label} of shape {x.shape}, element {k}: backward gives {e!r}, central differences "

@@ -137,6 +137,21 @@ class Exp(Function):
         return (g * self.saved[0],)
 
 
+class Expm1(Function):
+    """out = exp(a) − 1 (exact for tiny a)   ∂out/∂a = exp(a) = out + 1"""
+
+    __slots__ = ()
+    name = "expm1"
+
+    def forward(self, a):
+        out = np.expm1(a)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        return (g * (self.saved[0] + 1.0),)
+
+
 class Log(Function):
     """out = ln a                      ∂out/∂a = 1/a"""
 
@@ -413,3 +428,40 @@ class Concatenate(Function):
 
     def backward(self, g):
         return tuple(np.split(g, self.splits, axis=self.axis))
+
+
+# ---- fused --------------------------------------------------------------------------------------------------------
+
+
+class SoftmaxCrossEntropy(Function):
+    """out = −Σ_i y_i log ŷ_i per row, ŷ = softmax(o)     ∂out/∂o = ŷ − y   (appendix A and B fused; Σ_i y_i = 1)
+
+    The softmax Jacobian ŷ_j(δ_jk − ŷ_k) times −y_j/ŷ_j collapses to ŷ·Σy − y. The target y is a constant: class
+    indices (shape o.shape[:-1]) or probability rows (o's shape). o − max(o) is exact: softmax is shift-invariant.
+    """
+
+    __slots__ = ("y",)
+    name = "softmax_cross_entropy"
+
+    def __init__(self, needs=(), y=None):
+        super().__init__(needs)
+        self.y = y
+
+    def forward(self, o):
+        z = o - o.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=-1, keepdims=True)
+        self.save(e / s)
+        log_yhat = z - np.log(s)
+        if self.y.shape == o.shape:
+            return -(self.y * log_yhat).sum(axis=-1)
+        return -np.take_along_axis(log_yhat, self.y[..., None], axis=-1)[..., 0]
+
+    def backward(self, g):
+        (yhat,) = self.saved
+        if self.y.shape == yhat.shape:
+            return (g[..., None] * (yhat * self.y.sum(axis=-1, keepdims=True) - self.y),)
+        d = yhat.copy()
+        np.put_along_axis(d, self.y[..., None], np.take_along_axis(d, self.y[..., None], axis=-1) - 1.0, axis=-1)
+        d *= g[..., None]
+        return (d,)

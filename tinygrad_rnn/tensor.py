@@ -191,6 +191,9 @@ class Tensor:
     def exp(self):
         return apply(ops.Exp, self)
 
+    def expm1(self):
+        return apply(ops.Expm1, self)
+
     def log(self):
         return apply(ops.Log, self)
 

@@ -1,0 +1,61 @@
+# The README's commands. `make demo` and `make test` set everything up on a fresh machine:
+# a virtual environment (unless one is active), the package with its extras, and Graphviz's `dot`.
+
+PYTHON ?= python3
+ifdef VIRTUAL_ENV
+  BIN := $(VIRTUAL_ENV)/bin
+else
+  BIN := .venv/bin
+endif
+PY := $(BIN)/python
+STAMP := $(BIN)/.tinygrad_rnn-installed
+
+.PHONY: setup dot demo test lint format gallery bench clean
+
+$(PY):
+	$(PYTHON) -m venv .venv
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,plot,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) dot
+
+# Graphviz's `dot` renders the pictures; install Debian's package when it is missing.
+dot:
+	@if ! command -v dot >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Graphviz (apt-get install graphviz)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "Graphviz's 'dot' is missing. Install it, then run make again:"; \
+	    echo "  Debian/Ubuntu: sudo apt-get install graphviz"; \
+	    echo "  macOS:         brew install graphviz"; \
+	    echo "  conda:         conda install -c conda-forge graphviz"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+demo: setup
+	$(BIN)/tinygrad-rnn demo
+
+test: setup
+	$(BIN)/ruff check tinygrad_rnn tests examples viz benchmarks
+	$(PY) -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check tinygrad_rnn tests examples viz benchmarks
+	$(BIN)/ruff format --check tinygrad_rnn tests examples viz benchmarks
+
+format: setup
+	$(BIN)/ruff format tinygrad_rnn tests examples viz benchmarks
+
+gallery: setup
+	$(PY) viz/make_gallery.py
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf .venv build *.egg-info .pytest_cache .hypothesis .ruff_cache
