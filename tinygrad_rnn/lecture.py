@@ -20,6 +20,7 @@ These formulas use numpy only — they are the independent witness the autodiff 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -409,3 +410,273 @@ def _printed(W, U, V, h, o, seq: Sequences, head: str) -> dict:
     out["W"] = flat.T @ h[:-1].reshape(T * B, H)  # printed "∇W" = Σ_t diag(1 − h_t²) ∇_{h_t}L h_{t−1}^T
     out["U"] = flat.T @ x3.reshape(T * B, D)  # printed "∇U" = Σ_t diag(1 − h_t²) ∇_{h_t}L x_t^T
     return out
+
+
+# ---- compare(): autodiff vs corrected vs as printed vs finite differences ----------------------------------------
+
+# tolerances on the relative error (see Row): exact methods against each other, and finite differences
+_TOL = {np.dtype(np.float64): (1e-8, 1e-5), np.dtype(np.float32): (1e-4, 1e-3)}
+_EPS = 1e-6  # step of the central differences (always taken in float64)
+
+
+@dataclass
+class Row:
+    """One quantity of the comparison: its gradient by four methods and how far each is from autodiff.
+
+    rel_err = max|x − autodiff| / max(max|autodiff|, floor) for x = corrected and numeric (the worse of the two);
+    floor = 1e-3·max(1, |L|) keeps the noise of finite differences (≈ 1e-16·|L|/ε) from looking like an error
+    when a gradient is tiny. printed_rel_err is the same for the as-printed formula (None when it does not
+    type-check or the lecture gives none).
+    """
+
+    quantity: str
+    shape: tuple
+    autodiff: np.ndarray
+    corrected: np.ndarray
+    as_printed: np.ndarray | None
+    numeric: np.ndarray
+    abs_err: float
+    rel_err: float
+    printed_rel_err: float | None
+    verdict: str
+    printed_verdict: str
+    corrected_rel_err: float = 0.0
+    numeric_rel_err: float = 0.0
+    printed_note: str = ""
+
+
+@dataclass
+class Report:
+    """The rows of `compare`, whether they all agree (`ok`), and what the disagreements mean (`explanations`)."""
+
+    rows: list[Row]
+    ok: bool
+    explanations: list[str]
+    sizes: dict = field(default_factory=dict)
+    loss_value: float = 0.0
+    loss: Any = None  # the engine's loss node, after backward (the graph with its gradients)
+
+    def row(self, quantity: str) -> Row:
+        """The row of a quantity by its node name ("W", "h_2", "o_3", ...)."""
+        for r in self.rows:
+            if r.quantity == quantity:
+                return r
+        raise KeyError(f"no row {quantity!r}; rows are {[r.quantity for r in self.rows]}")
+
+    def __str__(self) -> str:
+        return format_report(self)
+
+
+def _rel(x: np.ndarray, ref: np.ndarray, floor: float) -> tuple[float, float]:
+    err = float(np.max(np.abs(x - ref))) if ref.size else 0.0
+    return err, err / max(float(np.max(np.abs(ref))) if ref.size else 0.0, floor)
+
+
+def compare(rnn, xs, ys, h0=None) -> Report:
+    """For W, U, V, b, c and every ∇_{h_t}L, ∇_{o_t}L: autodiff vs lecture corrected vs as printed vs numeric.
+
+    Autodiff is `rnn.loss(xs, ys).backward()` (the parameters' gradients are reset first and hold this loss's
+    gradients afterwards; `rnn.trace` is this call's graph). The corrected and as-printed columns are
+    `bptt_gradients` on the same arrays; the numeric column is central differences of the engine's loss in
+    float64 (h_t and o_t are perturbed through `perturb` / `perturb_o`). The verdict of a row is "ok" when the
+    corrected formula and the finite differences agree with autodiff; `report.ok` when every row is ok.
+    """
+    from tinygrad_rnn.gradcheck import numerical_grad  # only compare() runs the engine
+    from tinygrad_rnn.rnn import RNN
+
+    D, H, K = rnn.input_size, rnn.hidden_size, rnn.output_size
+    arrays = rnn.arrays()
+    exact_tol, numeric_tol = _TOL[np.dtype(rnn.dtype)]
+    # 1. autodiff
+    rnn.zero_grad()
+    L = rnn.loss(xs, ys, h0)
+    L.backward()
+    trace = rnn.trace
+    batched = np.ndim(xs) == 3
+    T = len(trace.h)
+    ad = {n: (p.grad if p.grad is not None else np.zeros(p.shape)) for n, p in rnn.named_parameters().items()}
+    for t in range(1, T + 1):
+        ad[f"h_{t}"] = trace.h[t - 1].grad
+        ad[f"o_{t}"] = trace.o[t - 1].grad
+    # 2. lecture, corrected
+    corrected = bptt_gradients(**arrays, xs=xs, ys=ys, h0=h0, head=rnn.head)
+    # 3. lecture, as printed (only the softmax/cross-entropy setting is in the lecture)
+    printed: dict[str, Any] = {}
+    if rnn.head == "softmax":
+        W, U, V, seq, _, h, o = _problem(*arrays.values(), xs, ys, h0, rnn.head, "lecture.compare")
+        printed = _printed(W, U, V, h, o, seq, rnn.head)
+    # 4. finite differences of the loss, in float64
+    twin = rnn
+    if np.dtype(rnn.dtype) != np.float64:
+        twin = RNN(D, H, K, tanh=rnn.tanh, head=rnn.head)
+        for n, p in twin.named_parameters().items():
+            p.data = arrays[n].astype(np.float64)
+    numeric = {n: numerical_grad(lambda _: twin.loss(xs, ys, h0), p, _EPS) for n, p in twin.named_parameters().items()}
+    h_shape, o_shape = ad["h_1"].shape, ad["o_1"].shape
+    for t in range(1, T + 1):
+        numeric[f"h_{t}"] = numerical_grad(
+            lambda dh, t=t: twin.loss(xs, ys, h0, perturb={t: dh}), np.zeros(h_shape), _EPS
+        )
+        numeric[f"o_{t}"] = numerical_grad(
+            lambda do, t=t: twin.loss(xs, ys, h0, perturb_o={t: do}), np.zeros(o_shape), _EPS
+        )
+    rnn.trace = trace  # the finite differences ran the model again: keep the autodiff graph as the trace
+
+    floor = 1e-3 * max(1.0, abs(L.item()))
+    rows = []
+    for q in [*PARAMS, *(f"h_{t}" for t in range(1, T + 1)), *(f"o_{t}" for t in range(1, T + 1))]:
+        kind, t = (q, None) if q in PARAMS else (q[0], int(q[2:]))
+        a = np.asarray(ad[q], dtype=np.float64)
+        c = corrected[q] if t is None else corrected[kind][t - 1]
+        n = numeric[q]
+        p, note = _printed_entry(printed, kind, t, T, rnn.head)
+        c_abs, c_rel = _rel(c, a, floor)
+        n_abs, n_rel = _rel(n, a, floor)
+        p_rel = None if p is None or p.shape != a.shape else _rel(p, a, floor)[1]
+        ok = c_rel <= exact_tol and n_rel <= numeric_tol
+        if p is None:
+            p_verdict = note
+        else:
+            p_verdict = "agrees" if p_rel is not None and p_rel <= exact_tol else "WRONG"
+        rows.append(
+            Row(
+                q,
+                a.shape,
+                a,
+                c,
+                p,
+                n,
+                max(c_abs, n_abs),
+                max(c_rel, n_rel),
+                p_rel,
+                "ok" if ok else "MISMATCH",
+                p_verdict,
+                c_rel,
+                n_rel,
+                note,
+            )  # fmt: skip
+        )
+    sizes = {"T": T, "B": np.shape(xs)[1] if batched else None, "D": D, "H": H, "K": K}
+    report = Report(rows, all(r.verdict == "ok" for r in rows), [], sizes, float(L.item()), L)
+    report.explanations = _explain(report, arrays, printed, exact_tol, numeric_tol)
+    return report
+
+
+def _printed_entry(printed: dict, kind: str, t: int | None, T: int, head: str) -> tuple[np.ndarray | None, str]:
+    """(as-printed value or None, short reason when None) for one quantity."""
+    if head != "softmax":
+        return None, "n/a (linear head)"
+    if kind in ("b", "c"):
+        return None, "not in the lecture"
+    value = printed[kind]
+    if isinstance(value, PrintedFormulaError):
+        if kind == "h" and t == T:
+            return printed["_h_last"], ""
+        return None, "does not type-check"
+    return (value if t is None else value[t - 1]), ""
+
+
+def _explain(report: Report, arrays: dict, printed: dict, exact_tol: float, numeric_tol: float) -> list[str]:
+    """Plain-words explanation of every disagreement in the report."""
+    out = []
+    s = report.sizes
+    T, D, H = s["T"], s["D"], s["H"]
+    for r in report.rows:
+        if r.verdict == "ok":
+            continue
+        if r.corrected_rel_err > exact_tol:
+            out.append(
+                f"{r.quantity}: autodiff and the corrected lecture formula differ (relative error "
+                f"{r.corrected_rel_err:.2g}). Both are exact methods, so one of them has a bug; the finite differences "
+                f"({r.numeric_rel_err:.2g} from autodiff) tell which."
+            )
+        if r.numeric_rel_err > numeric_tol:
+            out.append(
+                f"{r.quantity}: finite differences of the loss differ from autodiff (relative error "
+                f"{r.numeric_rel_err:.2g}): the engine's gradient of {r.quantity} is not the derivative of its loss."
+            )
+    if not printed:
+        out.append("The lecture's formulas are for a softmax output with cross-entropy; this model has a linear head.")
+        return out
+    wrong = [r for r in report.rows if r.printed_verdict == "WRONG"]
+    untyped = [r for r in report.rows if r.printed_verdict == "does not type-check"]
+    if wrong or untyped:
+        out.append(SWAP + ". Corrected: ∇_{h_t}L = U^T diag(1−h_{t+1}²) ∇_{h_{t+1}}L + V^T ∇_{o_t}L, ∇_W L = Σ_t "
+                   "diag(1−h_t²) ∇_{h_t}L x_t^T, ∇_U L = Σ_t diag(1−h_t²) ∇_{h_t}L h_{t−1}^T.")  # fmt: skip
+    if untyped:
+        names = ", ".join(r.quantity for r in untyped)
+        out.append(
+            f"With D={D} inputs and H={H} hidden units the printed formulas for {names} do not even type-check: "
+            f"W^T is D×H, so W^T(…) is a {D}-vector added to the {H}-vector V^T ∇_o L; the printed ∇W is H×H = "
+            f"{H}×{H} but W is H×D = {H}×{D}; the printed ∇U is H×D but U is H×H."
+        )
+    if wrong:
+        worst = ", ".join(f"{r.quantity} ({r.printed_rel_err:.2g})" for r in wrong)
+        out.append(
+            f"With D = H = {H} the printed formulas type-check but give wrong numbers — relative error from "
+            f"autodiff: {worst}. The error in ∇_{{h_t}}L for t < T comes from W^T in the recursion; it then spreads "
+            "into ∇W and ∇U, which are also paired with the wrong vectors."
+        )
+    if D == H and np.array_equal(arrays["W"], arrays["U"]) and T > 1:
+        out.append(
+            "Here W = U, so using W^T in place of U^T in the recursion changes nothing and every ∇_{h_t}L agrees; the "
+            'printed "∇W" is then exactly the true ∇U and the printed "∇U" the true ∇W (the names are swapped).'
+        )
+    all_zero = all(not np.any(r.autodiff) for r in report.rows)
+    if all_zero:
+        out.append(
+            "Every gradient is zero here (with K = 1 class, softmax always gives ŷ = 1 = y; or V = 0), so the "
+            "printed formulas cannot be told apart from the correct ones on this example."
+        )
+    out.append(
+        "The printed recursion W^T (∇_{h_{t+1}}L) diag(1−h_{t+1}²) multiplies an H×1 column by an H×H matrix, "
+        "which does not type-check for H > 1: the tanh derivative must act on the gradient first, diag(1−h_{t+1}²) "
+        "∇_{h_{t+1}}L = (1−h_{t+1}²) ⊙ ∇_{h_{t+1}}L, and the as-printed column evaluates that order."
+    )
+    out.append(
+        "The lecture gives no ∇b and ∇c. They are ∇_b L = Σ_t diag(1−h_t²) ∇_{h_t}L and ∇_c L = Σ_t ∇_{o_t}L "
+        "(the corrected column)."
+    )
+    out.append(
+        "∇_{o_t}L = ŷ_t − y_t, ∇_V L = Σ_t ∇_{o_t}L h_t^T and ∇_{h_T}L = V^T ∇_{o_T}L are printed correctly: they "
+        "do not go through the recurrence, so the swapped W and U cannot touch them."
+    )
+    return out
+
+
+def _fmt(v: float | None, width: int) -> str:
+    return f"{'—':>{width}}" if v is None else f"{v:>{width}.1e}"
+
+
+def format_report(report: Report, width: int = 118) -> str:
+    """The report as a table plus the explanations, wrapped to `width` columns."""
+    import textwrap
+
+    s = report.sizes
+    batch = f", B={s['B']}" if s.get("B") else ""
+    lines = [
+        f"Lecture 13 RNN, T={s['T']}{batch}, D={s['D']}, H={s['H']}, K={s['K']}: L = {report.loss_value:.6g}",
+        "rel err = max|x − autodiff| / max|autodiff|;  verdict: corrected formula and finite differences vs autodiff",
+        "",
+        f"{'quantity':<9}{'shape':<8}{'max|autodiff|':>14}{'corrected':>11}{'numeric':>10}  {'verdict':<9}│"
+        f"{'as printed':>11}  {'lecture as printed'}",
+        f"{'':<9}{'':<8}{'':>14}{'rel err':>11}{'rel err':>10}  {'':<9}│{'rel err':>11}",
+        "─" * 63 + "┼" + "─" * 40,
+    ]
+    for r in report.rows:
+        shape = "×".join(map(str, r.shape)) or "scalar"
+        big = float(np.max(np.abs(r.autodiff))) if r.autodiff.size else 0.0
+        lines.append(
+            f"{r.quantity:<9}{shape:<8}{big:>14.4e}{_fmt(r.corrected_rel_err, 11)}{_fmt(r.numeric_rel_err, 10)}  "
+            f"{r.verdict:<9}│{_fmt(r.printed_rel_err, 11)}  {r.printed_verdict}"
+        )
+    lines.append("")
+    lines.append(
+        "OK: autodiff, the corrected formulas and finite differences agree."
+        if report.ok
+        else "NOT OK: some rows disagree (see below)."
+    )
+    lines.append("")
+    for e in report.explanations:
+        lines.extend(textwrap.wrap(e, width, initial_indent="• ", subsequent_indent="  ", break_on_hyphens=False))
+    return "\n".join(lines)
