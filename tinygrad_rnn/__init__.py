@@ -1,6 +1,8 @@
 """tinygrad_rnn: a tiny reverse-mode autodiff engine for seeing and checking backpropagation through time."""
 
-from tinygrad_rnn import functional, gradcheck  # noqa: E402, I001  (modules, re-exported)
+import importlib
+
+from tinygrad_rnn import functional, gradcheck
 from tinygrad_rnn.tensor import (
     Tensor,
     composite,
@@ -11,6 +13,21 @@ from tinygrad_rnn.tensor import (
     stack,
     topological_order,
 )
+
+# Loaded on first use (`tinygrad_rnn.rnn`, ...): strategies needs hypothesis and draw needs graphviz, which a user
+# of the engine alone may not have.
+_LAZY = ("rnn", "lstm", "lecture", "draw", "strategies", "optim", "data", "train", "forecast", "dynamics", "module")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return importlib.import_module(f"tinygrad_rnn.{name}")
+    raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
 
 __all__ = [
     "Tensor",

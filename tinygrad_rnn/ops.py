@@ -32,7 +32,6 @@ class Function:
 class Add(Function):
     """out = a + b                     ∂out/∂a = 1,  ∂out/∂b = 1"""
 
-    __slots__ = ()
     name = "add"
 
     def forward(self, a, b):
@@ -45,7 +44,6 @@ class Add(Function):
 class Sub(Function):
     """out = a − b                     ∂out/∂a = 1,  ∂out/∂b = −1"""
 
-    __slots__ = ()
     name = "sub"
 
     def forward(self, a, b):
@@ -58,7 +56,6 @@ class Sub(Function):
 class Mul(Function):
     """out = a · b                     ∂out/∂a = b,  ∂out/∂b = a"""
 
-    __slots__ = ()
     name = "mul"
 
     def forward(self, a, b):
@@ -73,7 +70,6 @@ class Mul(Function):
 class Div(Function):
     """out = a / b                     ∂out/∂a = 1/b,  ∂out/∂b = −a/b² = −out/b"""
 
-    __slots__ = ()
     name = "div"
 
     def forward(self, a, b):
@@ -93,7 +89,6 @@ class Div(Function):
 class Neg(Function):
     """out = −a                        ∂out/∂a = −1"""
 
-    __slots__ = ()
     name = "neg"
 
     def forward(self, a):
@@ -106,7 +101,6 @@ class Neg(Function):
 class Pow(Function):
     """out = aᵖ (p a constant)         ∂out/∂a = p·aᵖ⁻¹"""
 
-    __slots__ = ("p",)
     name = "pow"
 
     def __init__(self, needs=(), p: float = 1.0):
@@ -125,7 +119,6 @@ class Pow(Function):
 class Exp(Function):
     """out = exp(a)                    ∂out/∂a = exp(a) = out"""
 
-    __slots__ = ()
     name = "exp"
 
     def forward(self, a):
@@ -140,7 +133,6 @@ class Exp(Function):
 class Expm1(Function):
     """out = exp(a) − 1 (exact for tiny a)   ∂out/∂a = exp(a) = out + 1"""
 
-    __slots__ = ()
     name = "expm1"
 
     def forward(self, a):
@@ -155,7 +147,6 @@ class Expm1(Function):
 class Log(Function):
     """out = ln a                      ∂out/∂a = 1/a"""
 
-    __slots__ = ()
     name = "log"
 
     def forward(self, a):
@@ -169,7 +160,6 @@ class Log(Function):
 class Tanh(Function):
     """out = tanh(a)                   ∂out/∂a = 1 − tanh²(a) = 1 − out²   (lecture appendix C)"""
 
-    __slots__ = ()
     name = "tanh"
 
     def forward(self, a):
@@ -185,7 +175,6 @@ class Tanh(Function):
 class Sigmoid(Function):
     """out = σ(a) = 1/(1 + e⁻ᵃ)        ∂out/∂a = σ(a)(1 − σ(a)) = out(1 − out)"""
 
-    __slots__ = ()
     name = "sigmoid"
 
     def forward(self, a):
@@ -202,7 +191,6 @@ class Sigmoid(Function):
 class Relu(Function):
     """out = max(a, 0)                 ∂out/∂a = 1 where a > 0, else 0"""
 
-    __slots__ = ()
     name = "relu"
 
     def forward(self, a):
@@ -216,7 +204,6 @@ class Relu(Function):
 class Abs(Function):
     """out = |a|                       ∂out/∂a = sign(a)   (0 at a = 0)"""
 
-    __slots__ = ()
     name = "abs"
 
     def forward(self, a):
@@ -237,7 +224,6 @@ class MatMul(Function):
     promoted axis is dropped again from the gradient; stacks of matrices broadcast over the leading axes.
     """
 
-    __slots__ = ()
     name = "matmul"
 
     def forward(self, a, b):
@@ -273,7 +259,6 @@ class MatMul(Function):
 class Sum(Function):
     """out = Σ_axis a                  ∂out/∂a = 1 (the gradient is copied back along the summed axes)"""
 
-    __slots__ = ("axis", "keepdims", "shape")
     name = "sum"
 
     def __init__(self, needs=(), axis=None, keepdims=False):
@@ -293,7 +278,6 @@ class Sum(Function):
 class Mean(Function):
     """out = (1/n) Σ_axis a            ∂out/∂a = 1/n"""
 
-    __slots__ = ("axis", "keepdims", "shape", "n")
     name = "mean"
 
     def __init__(self, needs=(), axis=None, keepdims=False):
@@ -315,7 +299,6 @@ class Mean(Function):
 class Max(Function):
     """out = max_axis a                ∂out/∂a = 1/m at the m positions that attain the max, else 0"""
 
-    __slots__ = ("axis", "keepdims")
     name = "max"
 
     def __init__(self, needs=(), axis=None, keepdims=False):
@@ -341,7 +324,6 @@ class Max(Function):
 class Reshape(Function):
     """out = a viewed with a new shape   ∂L/∂a = ∂L/∂out reshaped back"""
 
-    __slots__ = ("shape", "in_shape")
     name = "reshape"
 
     def __init__(self, needs=(), shape=()):
@@ -359,7 +341,6 @@ class Reshape(Function):
 class Transpose(Function):
     """out = a with its axes permuted    ∂L/∂a = ∂L/∂out with the inverse permutation"""
 
-    __slots__ = ("axes",)
     name = "transpose"
 
     def __init__(self, needs=(), axes=None):
@@ -378,7 +359,6 @@ class Transpose(Function):
 class GetItem(Function):
     """out = a[index]                  ∂L/∂a = ∂L/∂out scattered back to the indexed places (repeats add up)"""
 
-    __slots__ = ("index", "shape", "dtype")
     name = "getitem"
 
     def __init__(self, needs=(), index=None):
@@ -391,14 +371,17 @@ class GetItem(Function):
 
     def backward(self, g):
         out = np.zeros(self.shape, dtype=np.result_type(self.dtype, g.dtype))
-        np.add.at(out, self.index, g)
+        self.add_to(out, g)
         return (out,)
+
+    def add_to(self, grad_a, g):
+        """grad_a[index] += g in place: the same scatter into a gradient buffer that already exists."""
+        np.add.at(grad_a, self.index, g)
 
 
 class Stack(Function):
     """out = stack(a₁ … aₙ, axis)      ∂L/∂aᵢ = the i-th slice of ∂L/∂out along axis"""
 
-    __slots__ = ("axis",)
     name = "stack"
 
     def __init__(self, needs=(), axis=0):
@@ -415,7 +398,6 @@ class Stack(Function):
 class Concatenate(Function):
     """out = concatenate(a₁ … aₙ, axis)  ∂L/∂aᵢ = the i-th block of ∂L/∂out along axis"""
 
-    __slots__ = ("axis", "splits")
     name = "concatenate"
 
     def __init__(self, needs=(), axis=0):
@@ -440,7 +422,6 @@ class SoftmaxCrossEntropy(Function):
     indices (shape o.shape[:-1]) or probability rows (o's shape). o − max(o) is exact: softmax is shift-invariant.
     """
 
-    __slots__ = ("y",)
     name = "softmax_cross_entropy"
 
     def __init__(self, needs=(), y=None):

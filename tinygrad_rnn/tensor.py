@@ -45,6 +45,16 @@ def _unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
     return g.sum(axis=axes, keepdims=True) if axes else g
 
 
+def _binop(cls):
+    """The operator method a ∘ b and its reflected form b ∘ a (called for `2 * x`) for a binary primitive."""
+    return (lambda self, other: _binary(cls, self, other)), (lambda self, other: _binary(cls, other, self))
+
+
+def _unop(cls):
+    """The method x.f() for a unary primitive."""
+    return lambda self: apply(cls, self)
+
+
 class Tensor:
     """A node of the graph: `data` (ndarray), `grad`, and how it was made (`op`, `parents`, `scope`, `composite`)."""
 
@@ -121,11 +131,15 @@ class Tensor:
         for node in order:
             if node._fn is not None:
                 node.grad = None  # interior gradients are recomputed; leaves accumulate across calls
-        _accumulate(self, grad)
+        owned: set[int] = set()  # interior nodes whose .grad is a sum made here: further gradients add in place
+        _accumulate(self, grad, owned)
         check = _state["anomaly"]
         for node in reversed(order):
             fn = node._fn
             if fn is None or node.grad is None:
+                continue
+            if type(fn) is ops.GetItem and _owns(node.parents[0], node.grad, owned):
+                fn.add_to(node.parents[0].grad, node.grad)  # a slice's gradient: O(slice), not O(whole parent)
                 continue
             grads = fn.backward(node.grad)
             for parent, g in zip(node.parents, grads):
@@ -135,46 +149,22 @@ class Tensor:
                     raise FloatingPointError(f"backward of {fn.name}{_at(node)} produced NaN/inf")
                 if g.shape != parent.data.shape:
                     g = _unbroadcast(g, parent.data.shape)
-                _accumulate(parent, g)
+                _accumulate(parent, g, owned)
 
-    # ---- operators ----
-    def __add__(self, other):
-        return _binary(ops.Add, self, other)
-
-    def __radd__(self, other):
-        return _binary(ops.Add, other, self)
-
-    def __sub__(self, other):
-        return _binary(ops.Sub, self, other)
-
-    def __rsub__(self, other):
-        return _binary(ops.Sub, other, self)
-
-    def __mul__(self, other):
-        return _binary(ops.Mul, self, other)
-
-    def __rmul__(self, other):
-        return _binary(ops.Mul, other, self)
-
-    def __truediv__(self, other):
-        return _binary(ops.Div, self, other)
-
-    def __rtruediv__(self, other):
-        return _binary(ops.Div, other, self)
-
-    def __neg__(self):
-        return apply(ops.Neg, self)
+    # ---- operators: (method, reflected method) pairs, and unary ops, each one primitive ----
+    __add__, __radd__ = _binop(ops.Add)
+    __sub__, __rsub__ = _binop(ops.Sub)
+    __mul__, __rmul__ = _binop(ops.Mul)
+    __truediv__, __rtruediv__ = _binop(ops.Div)
+    __matmul__, __rmatmul__ = _binop(ops.MatMul)
+    __neg__ = _unop(ops.Neg)
+    exp, expm1, log = _unop(ops.Exp), _unop(ops.Expm1), _unop(ops.Log)
+    tanh, sigmoid, relu, abs = _unop(ops.Tanh), _unop(ops.Sigmoid), _unop(ops.Relu), _unop(ops.Abs)
 
     def __pow__(self, p):
         if isinstance(p, Tensor) or np.ndim(p) != 0:
             raise TypeError("pow takes a constant scalar exponent; for a tensor exponent write exp(b * log(a))")
         return apply(ops.Pow, self, p=float(p))
-
-    def __matmul__(self, other):
-        return _matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _matmul(other, self)
 
     def __getitem__(self, index):
         index = tuple(i.data if isinstance(i, Tensor) else i for i in index) if isinstance(index, tuple) else index
@@ -188,27 +178,6 @@ class Tensor:
         return apply(ops.GetItem, self, index=index)
 
     # ---- methods named as in numpy ----
-    def exp(self):
-        return apply(ops.Exp, self)
-
-    def expm1(self):
-        return apply(ops.Expm1, self)
-
-    def log(self):
-        return apply(ops.Log, self)
-
-    def tanh(self):
-        return apply(ops.Tanh, self)
-
-    def sigmoid(self):
-        return apply(ops.Sigmoid, self)
-
-    def relu(self):
-        return apply(ops.Relu, self)
-
-    def abs(self):
-        return apply(ops.Abs, self)
-
     def sum(self, axis=None, keepdims=False):
         return apply(ops.Sum, self, axis=_axis(self, axis, "sum"), keepdims=keepdims)
 
@@ -233,14 +202,25 @@ def _at(node: Tensor) -> str:
     return f" at {node.scope}" if node.scope else ""
 
 
-def _accumulate(node: Tensor, g: np.ndarray) -> None:
+def _owns(node: Tensor, g: np.ndarray, owned: set) -> bool:
+    """May g be added into node.grad in place? Yes for a leaf's own copy and for a sum this backward made."""
+    mine = node._fn is None or id(node) in owned
+    return mine and node.requires_grad and node.grad is not None and node.grad.dtype == g.dtype
+
+
+def _accumulate(node: Tensor, g: np.ndarray, owned: set) -> None:
     if node._fn is None:  # a leaf: own a writable copy in the leaf's dtype, then add in place
         if node.grad is None:
             node.grad = np.array(g, dtype=node.data.dtype)
         else:
             node.grad += g
-    else:  # interior: take the first gradient as it is (it may be shared with a sibling), add out of place
-        node.grad = g if node.grad is None else node.grad + g
+    elif node.grad is None:  # interior: take the first gradient as it is (it may be shared with a sibling)
+        node.grad = g
+    elif _owns(node, g, owned):
+        node.grad += g
+    else:  # the second gradient: add out of place, once; the sum is this node's own buffer from now on
+        node.grad = node.grad + g
+        owned.add(id(node))
 
 
 def _lift(x, like: Tensor | None = None) -> Tensor:
@@ -253,6 +233,8 @@ def _lift(x, like: Tensor | None = None) -> Tensor:
 
 def _binary(cls, a, b) -> Tensor:
     a, b = _lift(a, b if isinstance(b, Tensor) else None), _lift(b, a if isinstance(a, Tensor) else None)
+    if cls is ops.MatMul:
+        return _matmul(a, b)
     if a.shape != b.shape:
         try:
             np.broadcast_shapes(a.shape, b.shape)
@@ -261,8 +243,7 @@ def _binary(cls, a, b) -> Tensor:
     return apply(cls, a, b)
 
 
-def _matmul(a, b) -> Tensor:
-    a, b = _lift(a), _lift(b)
+def _matmul(a: Tensor, b: Tensor) -> Tensor:
     sa, sb = a.shape, b.shape
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul{_where()}: {sa} @ {sb} — operands must have at least one dimension")

@@ -1,0 +1,40 @@
+"""Package-level promises: the engine stays small, imports numpy only, and loads heavy modules on demand."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import tinygrad_rnn
+
+CORE = ("tensor.py", "ops.py", "functional.py")
+# The engine must stay readable in one sitting: at most this many non-blank lines in the three core files.
+CORE_LINE_BUDGET = 700
+
+
+def test_core_line_budget():
+    root = Path(tinygrad_rnn.__file__).parent
+    counts = {f: sum(1 for line in (root / f).read_text().splitlines() if line.strip()) for f in CORE}
+    assert sum(counts.values()) <= CORE_LINE_BUDGET, f"core is {sum(counts.values())} non-blank lines: {counts}"
+
+
+def test_engine_imports_numpy_only():
+    root = Path(tinygrad_rnn.__file__).parent
+    for f in ("tensor.py", "ops.py"):
+        imports = [
+            line.split()[1]
+            for line in (root / f).read_text().splitlines()
+            if line.startswith(("import ", "from ")) and "__future__" not in line
+        ]
+        assert set(imports) <= {"numpy", "itertools", "weakref", "contextlib", "tinygrad_rnn"}, (f, imports)
+    assert "import tensor" not in (root / "ops.py").read_text()  # ops sees arrays only: no import circle
+
+
+def test_import_does_not_pull_test_or_drawing_dependencies():
+    code = "import sys, tinygrad_rnn; print('hypothesis' in sys.modules, 'graphviz' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_lazy_modules_resolve():
+    assert tinygrad_rnn.strategies.arrays is not None
+    assert "strategies" in dir(tinygrad_rnn)
