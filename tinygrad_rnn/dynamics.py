@@ -1,0 +1,374 @@
+"""Vanishing and exploding gradients (lecture section 3), measured on the graph and computed exactly.
+
+For the lecture's RNN, h_t = tanh(b + W x_t + U h_{t−1}), so one step back multiplies by the Jacobian
+
+    ∂h_t/∂h_{t−1} = diag(1 − h_t²) U,        and    ∂h_t/∂h_k = Π_{j=t..k+1} diag(1 − h_j²) U.
+
+Since |tanh′| ≤ γ = 1 and ‖diag(1 − h_j²)‖₂ = max_i (1 − h_{j,i}²),
+
+    ‖∂h_t/∂h_k‖₂ ≤ (‖U‖₂ · γ)^(t−k)                                   (section 3, Pascanu et al. 2013)
+
+so ‖U‖₂ < 1 is enough for gradients to vanish exponentially in t − k. Growth needs ρ(U) > 1 (necessary, not
+sufficient: saturated units have tanh′ ≈ 0). The spectral radius ρ(U) = max |λ_i(U)| decides the long-run rate of
+‖U^n‖ (Gelfand: ‖U^n‖^(1/n) → ρ), while ‖U‖₂ ≥ ρ bounds every single step.
+
+The clean experiment puts the loss at the last step only, L = L_T: then ∇_{h_k}L = (∂h_T/∂h_k)ᵀ ∇_{h_T}L holds
+nothing but the signal carried back through time, and ‖∇_{h_k}L‖ against k shows the exponential decay or growth.
+With the lecture's total loss Σ_t L_t, every ∇_{h_k}L also receives its own local term Vᵀ(ŷ_k − y_k), which
+keeps the norms of the same order at every step and hides the vanishing (`loss="all"` shows that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_rnn.module import output_loss
+from tinygrad_rnn.tensor import Tensor
+
+__all__ = [
+    "spectral_radius",
+    "spectral_norm",
+    "hidden_gradient_norms",
+    "state_jacobian",
+    "jacobian_norms",
+    "jacobian_bound",
+    "engine_state_jacobian",
+    "path_bound",
+    "sweep_problem",
+    "SweepRow",
+    "SweepResult",
+    "radius_sweep",
+    "format_sweep",
+    "plot_sweep",
+]
+
+
+def _matrix(U, what: str) -> np.ndarray:
+    if hasattr(U, "U") and not isinstance(U, (np.ndarray, Tensor)):
+        U = U.U
+    if isinstance(U, Tensor):
+        U = U.data
+    U = np.asarray(U, dtype=np.float64)
+    if U.ndim != 2 or U.shape[0] != U.shape[1]:
+        raise ValueError(f"{what}: U must be a square matrix (H, H), got shape {U.shape}")
+    return U
+
+
+def spectral_radius(U) -> float:
+    """ρ(U) = max_i |λ_i(U)|. U: array, Tensor, or a model with a recurrent matrix `U`."""
+    return float(np.max(np.abs(np.linalg.eigvals(_matrix(U, "spectral_radius")))))
+
+
+def spectral_norm(U) -> float:
+    """‖U‖₂ = σ_max(U), the largest singular value (≥ ρ(U), equal for normal U)."""
+    return float(np.linalg.norm(_matrix(U, "spectral_norm"), 2))
+
+
+def hidden_gradient_norms(model, xs, ys, *, loss: str = "last", h0=None) -> np.ndarray:
+    """‖∇_{h_t}L‖ for t = 1..T, read from the graph after one backward pass (Frobenius norm over the batch).
+
+    loss="last": L = L_T (the clean view of what is carried back through time); loss="all": L = Σ_t L_t.
+    The model's parameter gradients are reset first, so after the call they hold ∇L of this loss only.
+    """
+    if loss not in ("last", "all"):
+        raise ValueError(f"hidden_gradient_norms: loss must be 'last' or 'all', got {loss!r}")
+    if ys is None or len(ys) != len(xs):
+        got = "None" if ys is None else len(ys)
+        raise ValueError(f"hidden_gradient_norms: xs has {len(xs)} steps but ys has {got}")
+    model.zero_grad()
+    head = getattr(model, "head", "softmax")
+    hs, os = model.forward(xs, h0)
+    T = len(os)
+    if loss == "last":
+        _, L = output_loss(os[-1], ys[-1], T, head)
+    else:
+        L = output_loss(os[0], ys[0], 1, head)[1]
+        for t in range(2, T + 1):
+            L = L + output_loss(os[t - 1], ys[t - 1], t, head)[1]
+    L.backward()
+    return np.array([np.linalg.norm(h.grad) if h.grad is not None else 0.0 for h in hs])
+
+
+def _hidden_values(hs) -> np.ndarray:
+    if isinstance(hs, (list, tuple)):
+        hs = np.stack([h.data if isinstance(h, Tensor) else np.asarray(h) for h in hs])
+    hs = np.asarray(hs, dtype=np.float64)
+    if hs.ndim not in (2, 3):
+        raise ValueError(f"hidden states must have shape (T, H) or (T, B, H), got {hs.shape}")
+    return hs
+
+
+def state_jacobian(U, hs, t: int, k: int) -> np.ndarray:
+    """∂h_t/∂h_k = diag(1 − h_t²) U · diag(1 − h_{t−1}²) U ⋯ diag(1 − h_{k+1}²) U, in numpy from forward values.
+
+    hs holds h_1..h_T as (T, H) (or (T, B, H), giving one (H, H) Jacobian per sequence: (B, H, H));
+    t, k are 1-based steps with 0 ≤ k ≤ t ≤ T (k = 0 is the initial state h_0; k = t gives the identity).
+    """
+    U = _matrix(U, "state_jacobian")
+    hs = _hidden_values(hs)
+    T, H = hs.shape[0], hs.shape[-1]
+    if U.shape[0] != H:
+        raise ValueError(f"state_jacobian: U is {U.shape} but the hidden states have size {H}")
+    if not (0 <= k <= t <= T):
+        raise ValueError(f"state_jacobian: need 0 ≤ k ≤ t ≤ T={T}, got t={t}, k={k}")
+    J = np.broadcast_to(np.eye(H), hs.shape[1:-1] + (H, H)).copy()
+    for j in range(k + 1, t + 1):
+        J = (1.0 - hs[j - 1] ** 2)[..., :, None] * (U @ J)  # diag(1 − h_j²) U J
+    return J
+
+
+def jacobian_norms(U, hs, t: int | None = None) -> np.ndarray:
+    """‖∂h_t/∂h_k‖₂ for k = 0..t (index k), t = T by default; one backward sweep J_{t,k} = J_{t,k+1} diag(1−h_{k+1}²) U.
+
+    For a batch (T, B, H) the result is (t + 1, B).
+    """
+    U = _matrix(U, "jacobian_norms")
+    hs = _hidden_values(hs)
+    T, H = hs.shape[0], hs.shape[-1]
+    t = T if t is None else t
+    if not (0 <= t <= T):
+        raise ValueError(f"jacobian_norms: need 0 ≤ t ≤ T={T}, got t={t}")
+    J = np.broadcast_to(np.eye(H), hs.shape[1:-1] + (H, H)).copy()
+    norms = [np.linalg.norm(J, 2, axis=(-2, -1))]
+    for k in range(t - 1, -1, -1):
+        J = (J * (1.0 - hs[k] ** 2)[..., None, :]) @ U  # J_{t,k} = J_{t,k+1} diag(1 − h_{k+1}²) U
+        norms.append(np.linalg.norm(J, 2, axis=(-2, -1)))
+    return np.array(norms[::-1])
+
+
+def jacobian_bound(U, t: int, k: int, gamma: float = 1.0) -> float:
+    """(‖U‖₂ · γ)^(t−k): the section-3 bound on ‖∂h_t/∂h_k‖₂, with γ ≥ max |tanh′| on the path (1 for tanh)."""
+    if t < k:
+        raise ValueError(f"jacobian_bound: need k ≤ t, got t={t}, k={k}")
+    return float((spectral_norm(U) * gamma) ** (t - k))
+
+
+def engine_state_jacobian(model, xs, t: int, k: int, h0=None) -> np.ndarray:
+    """∂h_t/∂h_k by the engine: one backward pass per row (gradcheck.jacobian) through steps k+1..t of the model."""
+    from tinygrad_rnn.gradcheck import jacobian
+
+    xs = np.asarray(xs.data if isinstance(xs, Tensor) else xs)
+    if xs.ndim != 2:
+        raise ValueError(f"engine_state_jacobian: one sequence (T, D) expected, got xs of shape {xs.shape}")
+    if not (0 <= k < t <= len(xs)):
+        raise ValueError(f"engine_state_jacobian: need 0 ≤ k < t ≤ T={len(xs)}, got t={t}, k={k}")
+    if k == 0:
+        h_k = np.zeros(model.hidden_size) if h0 is None else np.asarray(h0, dtype=np.float64)
+    else:
+        hs, _ = model.forward(xs[:k], h0)
+        h_k = hs[-1].data.copy()
+    return jacobian(lambda h: model.forward(xs[k:t], h)[0][-1], Tensor(h_k, requires_grad=True))
+
+
+def path_bound(U, hs, t: int, k: int) -> np.ndarray:
+    """Π_{j=k+1..t} ‖diag(1 − h_j²)‖₂ ‖U‖₂ = ‖U‖₂^(t−k) Π_j max_i (1 − h_{j,i}²): the bound along the actual path.
+
+    Tighter than `jacobian_bound` (γ = 1) because saturated steps count with their own max tanh′. One number per
+    sequence: shape () for hs (T, H), (B,) for (T, B, H).
+    """
+    U = _matrix(U, "path_bound")
+    hs = _hidden_values(hs)
+    if not (0 <= k <= t <= hs.shape[0]):
+        raise ValueError(f"path_bound: need 0 ≤ k ≤ t ≤ T={hs.shape[0]}, got t={t}, k={k}")
+    gammas = (1.0 - hs[k:t] ** 2).max(axis=-1)  # max_i tanh′ at steps k+1..t
+    return np.prod(gammas, axis=0) * spectral_norm(U) ** (t - k)
+
+
+@dataclass
+class SweepRow:
+    """One spectral radius: typical (geometric-mean) profiles over every trial RNN and sequence of the batch."""
+
+    rho: float
+    norm_U: float  # ‖U‖₂, mean over the trials
+    mean_tanh_grad: float  # mean of 1 − h_t² over units, steps, sequences, trials
+    grad_norms: np.ndarray  # ‖∇_{h_t}L‖, t = 1..T, loss L = L_T only; geometric mean over sequences
+    ratios: np.ndarray  # ‖∇_{h_1}L‖ / ‖∇_{h_T}L‖ for every sequence of every trial
+    jac_norms: np.ndarray  # ‖∂h_T/∂h_k‖₂, k = 0..T, geometric mean over sequences
+    bound: float  # (max over trials of ‖U‖₂)^(T−1), the section-3 bound on ‖∂h_T/∂h_1‖₂
+    bound_holds: bool  # ‖∂h_T/∂h_k‖₂ ≤ (‖U‖₂)^(T−k) and ≤ the path bound, for every k, sequence and trial
+    param_grad_norm: float  # global ‖∇_θ L‖ over W, U, V, b, c (what clipping looks at), geometric mean over trials
+
+    @property
+    def ratio(self) -> float:
+        """Geometric mean of ‖∇_{h_1}L‖ / ‖∇_{h_T}L‖: how much of the last step's gradient reaches step 1."""
+        return float(np.exp(np.mean(np.log(self.ratios))))
+
+    @property
+    def rate(self) -> float:
+        """The mean factor per step back in time: ratio^(1/(T−1))."""
+        T = len(self.grad_norms)
+        return float(self.ratio ** (1.0 / (T - 1))) if T > 1 else 1.0
+
+    @property
+    def regime(self) -> str:
+        """'vanishing' (rate < 0.95 per step), 'exploding' (rate > 1.05) or 'kept' in between."""
+        return "vanishing" if self.rate < 0.95 else "exploding" if self.rate > 1.05 else "kept"
+
+
+@dataclass
+class SweepResult:
+    """The sweep's settings and one `SweepRow` per spectral radius; str() is the table."""
+
+    steps: int
+    hidden: int
+    batch: int
+    trials: int
+    input_scale: float
+    seed: int
+    rows: list[SweepRow] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return format_sweep(self)
+
+
+def sweep_problem(steps: int, vocab: int, batch: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random symbol sequences: one-hot inputs x_t (T, B, vocab) and next-symbol targets y_t (T, B)."""
+    rng = np.random.default_rng(seed)
+    symbols = rng.integers(0, vocab, size=(steps + 1, batch))
+    return np.eye(vocab)[symbols[:-1]], symbols[1:]
+
+
+def _geomean(a: np.ndarray, axis) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.exp(np.mean(np.log(a), axis=axis))
+
+
+def radius_sweep(
+    radii=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0),
+    *,
+    steps: int = 50,
+    hidden: int = 32,
+    vocab: int = 8,
+    batch: int = 8,
+    trials: int = 3,
+    input_scale: float = 1.0,
+    seed: int = 0,
+) -> SweepResult:
+    """ρ ↦ ‖∇_{h_t}L‖ (from the graph) and ‖∂h_T/∂h_k‖₂ (numpy) for the lecture RNN with U scaled to ρ(U) = ρ.
+
+    For each ρ, `trials` RNNs (seeds seed, seed+1, ...) run a batch of `batch` random one-hot sequences of length
+    `steps` (inputs multiplied by `input_scale`) with the loss at the last step only, L = L_T. Profiles are
+    geometric means over every sequence of every trial, because the norms spread over orders of magnitude.
+    """
+    from tinygrad_rnn.rnn import RNN
+
+    radii = [float(r) for r in radii]
+    if not radii or any(not np.isfinite(r) or r <= 0 for r in radii):
+        raise ValueError(f"radius_sweep: radii must be positive numbers, got {radii}")
+    for what, n in (("steps", steps), ("hidden", hidden), ("vocab", vocab), ("batch", batch), ("trials", trials)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"radius_sweep: {what} must be a whole number ≥ 1, got {n!r}")
+    if not (np.isfinite(input_scale) and input_scale >= 0):
+        raise ValueError(f"radius_sweep: input_scale must be a finite number ≥ 0, got {input_scale!r}")
+    T = steps
+    result = SweepResult(steps, hidden, batch, trials, float(input_scale), seed)
+    for rho in radii:
+        grads, jacs, ratios, norms_U, tanh_grads, pgrads, holds = [], [], [], [], [], [], True
+        for trial in range(trials):
+            xs, ys = sweep_problem(T, vocab, batch, seed + trial)
+            rnn = RNN(vocab, hidden, vocab, seed=seed + trial, spectral_radius=rho)
+            hidden_gradient_norms(rnn, xs * input_scale, ys, loss="last")
+            g = np.stack([np.linalg.norm(h.grad, axis=-1) for h in rnn.trace["h"]])  # (T, B): per sequence
+            hs, U = _hidden_values(rnn.trace["h"]), rnn.U.data
+            J = jacobian_norms(U, hs)  # (T + 1, B)
+            nU = spectral_norm(U)
+            dist = np.arange(T, -1, -1.0)[:, None]  # T − k for k = 0..T
+            paths = np.stack([path_bound(U, hs, T, k) for k in range(T + 1)])
+            holds &= bool(np.all(J <= nU**dist * (1 + 1e-12)) and np.all(J <= paths * (1 + 1e-12) + 1e-300))
+            grads.append(g)
+            jacs.append(J)
+            ratios.append(g[0] / g[-1])
+            norms_U.append(nU)
+            tanh_grads.append(float(np.mean(1.0 - hs**2)))
+            pgrads.append(np.sqrt(sum(float(np.sum(p.grad**2)) for p in rnn.parameters())))
+        result.rows.append(
+            SweepRow(
+                rho=rho,
+                norm_U=float(np.mean(norms_U)),
+                mean_tanh_grad=float(np.mean(tanh_grads)),
+                grad_norms=_geomean(np.concatenate(grads, axis=1), axis=1),
+                ratios=np.concatenate(ratios),
+                jac_norms=_geomean(np.concatenate(jacs, axis=1), axis=1),
+                bound=float(max(norms_U) ** (T - 1)),
+                bound_holds=holds,
+                param_grad_norm=float(_geomean(np.array(pgrads), axis=0)),
+            )
+        )
+    return result
+
+
+def format_sweep(result: SweepResult) -> str:
+    """The sweep as a text table, one row per spectral radius, with a header stating the setting."""
+    T = result.steps
+    lines = [
+        f"Spectral-radius sweep of the lecture RNN: T={T}, H={result.hidden}, {result.trials} trial(s) × "
+        f"{result.batch} sequence(s), inputs × {result.input_scale:g}, seed={result.seed}; loss L = L_T only",
+        "ratio = ‖∇_{h_1}L‖ / ‖∇_{h_T}L‖ (geometric mean, [min, max] over sequences); rate = ratio^(1/(T−1)), "
+        "the mean factor per step back",
+    ]
+    head = (
+        f"{'ρ(U)':>5} {'‖U‖₂':>6} {'mean tanh′':>10} {'ratio':>9} {'[min, max]':>21} {'rate':>6} "
+        f"{'‖∂h_T/∂h_1‖₂':>12} {'‖U‖₂^(T−1)':>10} {'≤?':>3} {'‖∇θL‖':>8}  regime"
+    )
+    lines += [head, "-" * len(head)]
+    for r in result.rows:
+        lines.append(
+            f"{r.rho:5.2f} {r.norm_U:6.3f} {r.mean_tanh_grad:10.3f} {r.ratio:9.1e} "
+            f"[{r.ratios.min():8.1e}, {r.ratios.max():8.1e}] {r.rate:6.3f} {r.jac_norms[1]:12.1e} {r.bound:10.1e} "
+            f"{'yes' if r.bound_holds else 'NO':>3} {r.param_grad_norm:8.2e}  {r.regime}"
+        )
+    return "\n".join(lines)
+
+
+def plot_sweep(result: SweepResult, path: str | Path) -> Path:
+    """Two log-scale panels: ‖∇_{h_t}L‖ against t for each ρ, and ‖∂h_T/∂h_k‖₂ against T − k with its bound.
+
+    Needs the `plot` extra (matplotlib, imported here only). The format follows the suffix (PNG, SVG, PDF).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError(
+            "plot_sweep needs matplotlib, which comes with the plot extra: pip install 'tinygrad_rnn[plot]'"
+        ) from err
+    path = Path(path)
+    T = result.steps
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True)
+    cmap = plt.get_cmap("coolwarm")
+    rhos = np.log([r.rho for r in result.rows])
+    lo, hi = rhos.min(), rhos.max()
+    floor = 1e-30
+    for r, lr in zip(result.rows, rhos):
+        colour = cmap(0.5 if hi == lo else (lr - lo) / (hi - lo))
+        label = f"ρ = {r.rho:g}  ({r.regime})"
+        ax1.semilogy(np.arange(1, T + 1), np.maximum(r.grad_norms, floor), color=colour, lw=2, label=label)
+        dist = np.arange(T, -1, -1)
+        ax2.semilogy(dist, np.maximum(r.jac_norms, floor), color=colour, lw=2, label=f"ρ = {r.rho:g}")
+        ax2.semilogy(dist, r.norm_U ** dist.astype(float), color=colour, lw=1, ls="--")
+    ax1.set_xlabel("time step t")
+    ax1.set_ylabel(r"$\|\nabla_{h_t} L\|$  (loss $L = L_T$ only)")
+    ax1.set_title(f"Gradient that reaches $h_t$ from the last step (T = {T}, H = {result.hidden})")
+    ax1.grid(True, which="major", alpha=0.3)
+    ax1.legend(fontsize=8, loc="lower right")
+    ax2.set_xlabel("distance back in time  T − k")
+    ax2.set_ylabel(r"$\|\partial h_T / \partial h_k\|_2$")
+    ax2.set_title(r"Jacobian product (solid) and the bound $\|U\|_2^{\,T-k}$ (dashed)")
+    ax2.grid(True, which="major", alpha=0.3)
+    low = min(float(np.min(np.maximum(r.jac_norms, floor))) for r in result.rows)
+    high = max(float(np.max(r.jac_norms)) for r in result.rows)
+    ax2.set_ylim(max(floor, low / 10), high * 1e3)
+    ax2.legend(fontsize=8, loc="upper left")
+    fig.suptitle(
+        f"Vanishing (ρ < 1) and exploding (ρ > 1) gradients in the lecture RNN — geometric mean over "
+        f"{result.trials * result.batch} sequences, inputs × {result.input_scale:g}",
+        fontsize=11,
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
