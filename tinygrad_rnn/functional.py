@@ -110,7 +110,7 @@ def softmax_cross_entropy(logits: Tensor, target, reduction: str = "sum") -> Ten
     """
     logits = _lift(logits)
     y, is_index = _target(target, logits.shape, "softmax_cross_entropy")
-    y = y if is_index else y.astype(logits.dtype, copy=False)
+    y = y[..., None] == np.arange(logits.shape[-1]) if is_index else y.astype(logits.dtype, copy=False)  # rows
     return _reduce(apply(ops.SoftmaxCrossEntropy, logits, y=y), reduction, "softmax_cross_entropy")
 
 

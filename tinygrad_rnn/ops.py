@@ -376,7 +376,10 @@ class GetItem(Function):
 
     def add_to(self, grad_a, g):
         """grad_a[index] += g in place: the same scatter into a gradient buffer that already exists."""
-        np.add.at(grad_a, self.index, g)
+        if isinstance(self.index, (int, slice)):  # basic indexing picks each place once: a plain += is exact
+            grad_a[self.index] += g
+        else:
+            np.add.at(grad_a, self.index, g)
 
 
 class Stack(Function):
@@ -418,8 +421,8 @@ class Concatenate(Function):
 class SoftmaxCrossEntropy(Function):
     """out = −Σ_i y_i log ŷ_i per row, ŷ = softmax(o)     ∂out/∂o = ŷ − y   (appendix A and B fused; Σ_i y_i = 1)
 
-    The softmax Jacobian ŷ_j(δ_jk − ŷ_k) times −y_j/ŷ_j collapses to ŷ·Σy − y. The target y is a constant: class
-    indices (shape o.shape[:-1]) or probability rows (o's shape). o − max(o) is exact: softmax is shift-invariant.
+    The softmax Jacobian ŷ_j(δ_jk − ŷ_k) times −y_j/ŷ_j collapses to ŷ·Σy − y. The target rows y (one-hot, boolean
+    or probabilities, o's shape) are a constant. o − max(o) is exact: softmax is shift-invariant.
     """
 
     name = "softmax_cross_entropy"
@@ -433,16 +436,8 @@ class SoftmaxCrossEntropy(Function):
         e = np.exp(z)
         s = e.sum(axis=-1, keepdims=True)
         self.save(e / s)
-        log_yhat = z - np.log(s)
-        if self.y.shape == o.shape:
-            return -(self.y * log_yhat).sum(axis=-1)
-        return -np.take_along_axis(log_yhat, self.y[..., None], axis=-1)[..., 0]
+        return -(self.y * (z - np.log(s))).sum(axis=-1)
 
     def backward(self, g):
         (yhat,) = self.saved
-        if self.y.shape == yhat.shape:
-            return (g[..., None] * (yhat * self.y.sum(axis=-1, keepdims=True) - self.y),)
-        d = yhat.copy()
-        np.put_along_axis(d, self.y[..., None], np.take_along_axis(d, self.y[..., None], axis=-1) - 1.0, axis=-1)
-        d *= g[..., None]
-        return (d,)
+        return ((yhat * self.y.sum(axis=-1, keepdims=True, dtype=yhat.dtype) - self.y) * g[..., None],)

@@ -149,7 +149,10 @@ class Tensor:
                     raise FloatingPointError(f"backward of {fn.name}{_at(node)} produced NaN/inf")
                 if g.shape != parent.data.shape:
                     g = _unbroadcast(g, parent.data.shape)
-                _accumulate(parent, g, owned)
+                if parent.grad is None and parent._fn is not None:
+                    parent.grad = g  # the common case, inline: an interior node's first gradient, taken as it is
+                else:
+                    _accumulate(parent, g, owned)
 
     # ---- operators: (method, reflected method) pairs, and unary ops, each one primitive ----
     __add__, __radd__ = _binop(ops.Add)
@@ -232,10 +235,11 @@ def _lift(x, like: Tensor | None = None) -> Tensor:
 
 
 def _binary(cls, a, b) -> Tensor:
-    a, b = _lift(a, b if isinstance(b, Tensor) else None), _lift(b, a if isinstance(a, Tensor) else None)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        a, b = _lift(a, b if isinstance(b, Tensor) else None), _lift(b, a if isinstance(a, Tensor) else None)
     if cls is ops.MatMul:
         return _matmul(a, b)
-    if a.shape != b.shape:
+    if a.data.shape != b.data.shape:
         try:
             np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
@@ -270,8 +274,8 @@ def _axis(t: Tensor, axis, op: str):
 
 def apply(cls, *parents: Tensor, **params) -> Tensor:
     """Run primitive `cls` forward on the parents' arrays and, unless in no_grad(), record the new node."""
-    needs = tuple(p.requires_grad for p in parents)
-    fn = cls(needs, **params) if params else cls(needs)
+    needs = tuple([p.requires_grad for p in parents])
+    fn = cls(needs, **params)
     try:
         out = fn.forward(*[p.data for p in parents])
     except (ValueError, TypeError, IndexError) as e:
@@ -283,7 +287,7 @@ def apply(cls, *parents: Tensor, **params) -> Tensor:
         raise FloatingPointError(f"forward of {fn.name}{_where()} produced NaN/inf ({why})")
     if not _state["grad"]:
         return Tensor._node(out, None, (), False, op=None)
-    requires = any(needs)
+    requires = True in needs
     if not requires:
         fn.saved = ()  # a constant computation: keep the graph for drawing, drop what backward would need
     return Tensor._node(out, fn, parents, requires)
@@ -311,18 +315,17 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
 def topological_order(root: Tensor, grad_only: bool = False) -> list[Tensor]:
     """Every node `root` depends on, parents before children; iterative DFS in argument order (deterministic)."""
     order, seen, stack_ = [], set(), [(root, False)]
+    push, pop, mark = stack_.append, stack_.pop, seen.add
     while stack_:
-        node, expanded = stack_.pop()
+        node, expanded = pop()
         if expanded:
             order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack_.append((node, True))
-        for p in reversed(node.parents):
-            if id(p) not in seen and (p.requires_grad or not grad_only):
-                stack_.append((p, False))
+        elif id(node) not in seen:
+            mark(id(node))
+            push((node, True))
+            for p in reversed(node.parents):
+                if (p.requires_grad or not grad_only) and id(p) not in seen:
+                    push((p, False))
     return order
 
 
