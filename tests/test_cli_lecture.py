@@ -120,3 +120,17 @@ def test_python_dash_m_runs_check():
         [sys.executable, "-m", "tinygrad_rnn", "check", "--steps", "x"], capture_output=True, text=True
     )
     assert proc.returncode == 2 and "expected a whole number" in proc.stderr
+
+
+def test_lecture_walkthrough_runs_and_every_corrected_formula_matches_the_engine():
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "lecture_walkthrough.py"
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    diffs = {lines[i - 3]: float(line.split("=")[-1]) for i, line in enumerate(lines) if "max |difference|" in line}
+    printed = {label: d for label, d in diffs.items() if "as printed" in label}
+    assert len(printed) == 4 and all(d > 1e-3 for d in printed.values()), printed
+    others = {label: d for label, d in diffs.items() if label not in printed}
+    assert len(others) >= 20 and all(d < 1e-12 for d in others.values()), others
