@@ -26,7 +26,7 @@ SMOKE = os.environ.get("TINYGRAD_RNN_SMOKE") == "1"
 HIDDEN = 8 if SMOKE else 64
 SEQ = 25  # characters per truncated-BPTT chunk
 EPOCHS = 1 if SMOKE else 20
-SAMPLE_EVERY = 20 if SMOKE else 500  # updates between printed samples
+SAMPLE_EVERY = 8 if SMOKE else 500  # updates between printed samples
 VIZ = Path(os.environ.get("TINYGRAD_RNN_VIZ_DIR", Path(__file__).resolve().parent.parent / "viz"))
 
 text = load_text("coriolanus")
