@@ -175,6 +175,8 @@ def test_bad_arguments_are_named():
         dynamics.radius_sweep(steps=0)
     with pytest.raises(ValueError, match=r"hidden_gradient_norms: loss must be 'last' or 'all'"):
         dynamics.hidden_gradient_norms(RNN(2, 2, 2), np.zeros((3, 2)), [0, 1, 0], loss="first")
+    with pytest.raises(ValueError, match=r"hidden_gradient_norms: class index 5 at t=2 is outside 0..1"):
+        dynamics.hidden_gradient_norms(RNN(2, 2, 2), np.zeros((3, 2)), [0, 5, 0])
 
 
 def test_cli_prints_the_sweep_table(capsys, tmp_path):

@@ -8,9 +8,11 @@ Since |tanh′| ≤ γ = 1 and ‖diag(1 − h_j²)‖₂ = max_i (1 − h_{j,i}
 
     ‖∂h_t/∂h_k‖₂ ≤ (‖U‖₂ · γ)^(t−k)                                   (section 3, Pascanu et al. 2013)
 
-so ‖U‖₂ < 1 is enough for gradients to vanish exponentially in t − k. Growth needs ρ(U) > 1 (necessary, not
-sufficient: saturated units have tanh′ ≈ 0). The spectral radius ρ(U) = max |λ_i(U)| decides the long-run rate of
-‖U^n‖ (Gelfand: ‖U^n‖^(1/n) → ρ), while ‖U‖₂ ≥ ρ bounds every single step.
+so ‖U‖₂ < 1 is enough for gradients to vanish exponentially in t − k. The long-run rate is set by the spectral
+radius ρ(U) = max |λ_i(U)| instead (Gelfand: ‖U^n‖^(1/n) → ρ ≤ ‖U‖₂): in tanh's linear regime (small h) the
+gradient shrinks or grows by about ρ per step. Growth needs ρ > 1, but that is not sufficient: large ρ drives the units
+into saturation, where tanh′ = 1 − h² is small, and with one-hot inputs the lecture RNN's gradients clearly explode only
+from ρ ≈ 2 (`radius_sweep` measures it; `input_scale` < 1 moves the units back towards the linear regime).
 
 The clean experiment puts the loss at the last step only, L = L_T: then ∇_{h_k}L = (∂h_T/∂h_k)ᵀ ∇_{h_T}L holds
 nothing but the signal carried back through time, and ‖∇_{h_k}L‖ against k shows the exponential decay or growth.
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_rnn.lecture import validate_sequences
 from tinygrad_rnn.module import output_loss
 from tinygrad_rnn.tensor import Tensor
 
@@ -75,19 +78,23 @@ def hidden_gradient_norms(model, xs, ys, *, loss: str = "last", h0=None) -> np.n
     """
     if loss not in ("last", "all"):
         raise ValueError(f"hidden_gradient_norms: loss must be 'last' or 'all', got {loss!r}")
-    if ys is None or len(ys) != len(xs):
-        got = "None" if ys is None else len(ys)
-        raise ValueError(f"hidden_gradient_norms: xs has {len(xs)} steps but ys has {got}")
-    model.zero_grad()
     head = getattr(model, "head", "softmax")
+    seq = validate_sequences(
+        xs, ys, input_size=model.input_size, output_size=model.output_size, head=head, where="hidden_gradient_norms"
+    )
+    targets = seq.index if seq.index is not None else seq.ys
+    model.zero_grad()
     hs, os = model.forward(xs, h0)
     T = len(os)
-    if loss == "last":
-        _, L = output_loss(os[-1], ys[-1], T, head)
-    else:
-        L = output_loss(os[0], ys[0], 1, head)[1]
-        for t in range(2, T + 1):
-            L = L + output_loss(os[t - 1], ys[t - 1], t, head)[1]
+
+    def step_loss(t: int):
+        y = targets[t - 1] if seq.batched else targets[t - 1, 0]
+        return output_loss(os[t - 1], y, t, head)[1]
+
+    L = step_loss(T)
+    if loss == "all":
+        for t in range(T - 1, 0, -1):
+            L = L + step_loss(t)
     L.backward()
     return np.array([np.linalg.norm(h.grad) if h.grad is not None else 0.0 for h in hs])
 
