@@ -80,8 +80,8 @@ def validate_sequences(
         )
     x3 = np.asarray(x, dtype=np.float64)
     x3 = x3 if batched else x3[:, None, :]
-    bad = ~np.isfinite(x3)
-    if bad.any():
+    if not np.isfinite(x3).all():
+        bad = ~np.isfinite(x3)
         t, b, _ = np.argwhere(bad)[0]
         raise ValueError(f"{where}: xs has a non-finite value ({x3[t, b][bad[t, b]][0]}) at {_at(t, b, batched)}")
     T, B = x3.shape[:2]
@@ -113,16 +113,13 @@ def validate_sequences(
             if frac.any():
                 t, b = np.argwhere(frac)[0]
                 raise ValueError(f"{where}: class index {idx[t, b]} at {_at(t, b, batched)} is not a whole number")
-        out = (idx < 0) | (idx >= K)
-        if out.any():
-            t, b = np.argwhere(out)[0]
+        if idx.min() < 0 or idx.max() >= K:
+            t, b = np.argwhere((idx < 0) | (idx >= K))[0]
             raise ValueError(
                 f"{where}: class index {idx[t, b]:g} at {_at(t, b, batched)} is outside 0..{K - 1} (K={K} classes)"
             )
         idx = idx.astype(np.intp)
-        onehot = np.zeros((T, B, K))
-        np.put_along_axis(onehot, idx[..., None], 1.0, axis=-1)
-        return Sequences(x3, onehot, idx, batched)
+        return Sequences(x3, np.eye(K)[idx], idx, batched)
     if y.shape == lead + (K,):  # one-hot or probability rows
         p = np.asarray(y, dtype=np.float64).reshape(T, B, K)
         bad = ~np.isfinite(p) | (p < 0)
@@ -328,6 +325,12 @@ def bptt_gradients(W, U, V, b, c, xs, ys, *, h0=None, as_printed: bool = False, 
     "∇W" = Σ_t diag(1 − h_t²) ∇_{h_t}L h_{t−1}^T, "∇U" = Σ_t diag(1 − h_t²) ∇_{h_t}L x_t^T; "b" and "c" are None (the
     lecture gives no formula) and there is no "h0". It raises `PrintedFormulaError` when D ≠ H, where those
     expressions do not type-check; when D = H it returns the (wrong) numbers.
+
+    When D = H the printed numbers are right only in degenerate cases (tests/test_lecture.py checks each):
+    ∇_{o_t}L, ∇_V L and ∇_{h_T}L always (they do not go through the recurrence); every ∇_{h_t}L when T = 1 or
+    W = U; with W = U the printed "∇W" is the true ∇U and "∇U" the true ∇W (at T = 1 and h_0 = 0 likewise, the
+    true ∇U being 0); everything when all gradients vanish (K = 1, where ŷ = y = 1, or V = 0); and everything when
+    W = U and x_t = h_{t−1} for every t (the state fed back as the input).
     """
     where = "lecture.bptt_gradients"
     W, U, V, seq, h0a, h, o = _problem(W, U, V, b, c, xs, ys, h0, head, where)
