@@ -232,6 +232,8 @@ class MatMul(Function):
 
     def backward(self, g):
         a, b = self.saved
+        if a.ndim == 2 and b.ndim == 2:  # the common case, matrices: the two products above, nothing to promote
+            return (g @ b.T if self.needs[0] else None), (a.T @ g if self.needs[1] else None)
         if a.ndim == 1 and b.ndim == 1:  # inner product: out is a scalar
             return (g * b if self.needs[0] else None), (g * a if self.needs[1] else None)
         a2 = a[None, :] if a.ndim == 1 else a  # (1, n)
@@ -267,7 +269,7 @@ class Sum(Function):
 
     def forward(self, a):
         self.shape = a.shape
-        return np.sum(a, axis=self.axis, keepdims=self.keepdims)
+        return a.sum(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, g):
         if self.axis is not None and not self.keepdims:
@@ -332,10 +334,10 @@ class Reshape(Function):
 
     def forward(self, a):
         self.in_shape = a.shape
-        return np.reshape(a, self.shape)
+        return a.reshape(self.shape)
 
     def backward(self, g):
-        return (np.reshape(g, self.in_shape),)
+        return (g.reshape(self.in_shape),)
 
 
 class Transpose(Function):
@@ -348,12 +350,10 @@ class Transpose(Function):
         self.axes = axes
 
     def forward(self, a):
-        return np.transpose(a, self.axes)
+        return a.transpose(self.axes)
 
     def backward(self, g):
-        if self.axes is None:
-            return (np.transpose(g),)
-        return (np.transpose(g, np.argsort(self.axes)),)
+        return (g.transpose(None if self.axes is None else np.argsort(self.axes)),)
 
 
 class GetItem(Function):
