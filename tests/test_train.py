@@ -128,3 +128,36 @@ def test_progress_rewrites_one_line_on_a_terminal_and_prints_lines_otherwise():
     lines = plain.getvalue().splitlines()
     assert len(lines) == 4 and "\r" not in plain.getvalue()
     assert lines[0].startswith("epoch [#####...............] 25/100  loss=25")
+
+
+# ---------------------------------------------------------------------------------------------------- the CLI
+def test_cli_train_forecast_prints_the_rmse_table_and_saves(tmp_path, capsys):
+    from tinygrad_rnn.cli import main
+
+    path = tmp_path / "model.npz"
+    assert main(["train", "forecast", "--series", "sine", "--steps", "30", "--hidden", "6", "--window", "20",
+                 "--horizon", "5", "--quiet", "--save", str(path)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[-2:] for line in out.splitlines() if line.startswith("                 ")}
+    assert set(rows) == {"persistence", "linear", "RNN,"}
+    assert all(0 <= float(v) < 10 for vals in rows.values() for v in vals)
+    loaded = RNN(1, 6, 1, head="linear").load(path)
+    assert loaded.W.shape == (6, 1)
+
+
+def test_cli_train_chars_with_lstm_and_the_errors(tmp_path, capsys):
+    from tinygrad_rnn.cli import main
+
+    text = tmp_path / "t.txt"
+    text.write_text("abab abab abab abab\n", encoding="utf-8")
+    assert main(["train", "chars", "--model", "gru", "--hidden", "4", "--epochs", "2", "--tbptt", "5", "--text",
+                 str(text), "--sample", "10", "--quiet"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "20 characters, 4 distinct; 8 updates" in out and "sample:\na" in out
+    text.write_text("", encoding="utf-8")
+    assert main(["train", "chars", "--text", str(text), "--quiet"]) == 2
+    assert "the text is empty" in capsys.readouterr().err
+    assert main(["train", "forecast", "--model", "lstm", "--teacher-forcing", "0.5", "--quiet"]) == 2
+    assert "needs --model rnn" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "forecast", "--teacher-forcing", "1.5"])

@@ -100,11 +100,16 @@ def demo_problem():
     return RNN(3, 3, 3, seed=0), xs, ys, "inputs x_1..x_3 = 'h', 'e', 'l' (one-hot); targets y_1..y_3 = 'e', 'l', 'l'"
 
 
-def _draw_demo(loss, path: str):
-    """Render the unrolled graph of `loss` (after backward) with its gradients; returns the PNG's path."""
+def _draw_demo(loss, path: str, report=None):
+    """Render the unrolled graph of `loss` (after backward) with its gradients; returns the PNG's path.
+
+    With the comparison `report`, every node with a lecture formula is coloured by how far the formula as printed
+    is from autodiff, so the picture shows where the printed equations go wrong."""
     from tinygrad_rnn.draw import render
 
-    return render(loss, path, grads=True)
+    if report is None:
+        return render(loss, path, grads=True)
+    return render(loss, path, grads=True, compare=report, formula="printed")
 
 
 def _run_demo(args) -> int:
@@ -115,7 +120,7 @@ def _run_demo(args) -> int:
     report = compare(rnn, xs, ys)
     print(report)
     try:
-        path = _draw_demo(report.loss, args.out)
+        path = _draw_demo(report.loss, args.out, report)
     except (ImportError, RuntimeError, OSError) as e:
         print(f"\ntinygrad-rnn demo: could not draw the graph: {e}", file=sys.stderr)
         return 1
@@ -190,6 +195,183 @@ def _run_gradients(args) -> int:
 
 
 _SUBCOMMANDS.append(_add_gradients_command)
+
+
+# ---- train: forecasting a series, or a character model ------------------------------------------------------------
+
+
+def _unit(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value}")
+    return value
+
+
+def _add_train_command(sub) -> None:
+    train = sub.add_parser(
+        "train",
+        help="train a recurrent model: 'forecast' a time series or model 'chars' of a text, with a progress bar",
+        description="Train the lecture RNN, an LSTM or a GRU. 'forecast': next-value prediction on Mackey–Glass, "
+        "the shipped sunspot series or a sine, then the test RMSE against persistence and a linear AR. 'chars': "
+        "a character model of the shipped public-domain text (or --text FILE), then a sample.",
+    )
+    tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", choices=("rnn", "lstm", "gru"), default="rnn", help="model (default rnn)")
+    common.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="hidden size H")
+    common.add_argument("--lr", type=_positive_float, default=None, metavar="LR", help="learning rate")
+    common.add_argument("--optimizer", choices=("adam", "adagrad", "sgd"), default=None, help="optimizer")
+    common.add_argument("--clip", type=_positive_float, default=None, metavar="C", help="clip ‖∇θ‖ to C")
+    common.add_argument("--tbptt", type=positive_int, default=None, metavar="K", help="truncated BPTT: chunks of K")
+    common.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default 0)")
+    common.add_argument("--save", default=None, metavar="PATH.npz", help="write the trained parameters")
+    common.add_argument("--quiet", action="store_true", help="no progress bar")
+    fc = tasks.add_parser("forecast", parents=[common], help="forecast a time series (linear head, squared error)")
+    fc.add_argument("--series", choices=("mackey-glass", "sunspots", "sine"), default="mackey-glass")
+    fc.add_argument("--steps", type=positive_int, default=300, metavar="N", help="updates (default 300)")
+    fc.add_argument("--window", type=positive_int, default=40, metavar="L", help="steps per window (default 40)")
+    fc.add_argument("--batch", type=positive_int, default=16, metavar="B", help="windows per update (default 16)")
+    fc.add_argument(
+        "--teacher-forcing", type=_unit, default=1.0, metavar="P",
+        help="probability of feeding the observed y_{t−1} instead of ŷ_{t−1} (1 = teacher forcing, 0 = "
+        "free-running; < 1 needs --model rnn; default 1)",
+    )  # fmt: skip
+    fc.add_argument("--horizon", type=positive_int, default=30, metavar="N", help="closed-loop steps (default 30)")
+    fc.set_defaults(func=_run_train_forecast)
+    ch = tasks.add_parser("chars", parents=[common], help="a character model of a text (softmax head)")
+    ch.add_argument("--epochs", type=positive_int, default=5, metavar="E", help="passes over the text (default 5)")
+    ch.add_argument("--text", default=None, metavar="FILE", help="a UTF-8 text (default: the shipped passage)")
+    ch.add_argument("--sample", type=positive_int, default=200, metavar="N", help="characters to sample (default 200)")
+    ch.set_defaults(func=_run_train_chars)
+
+
+def _make_model(kind: str, d: int, h: int, k: int, seed: int, head: str):
+    from tinygrad_rnn.lstm import GRU, LSTM
+    from tinygrad_rnn.rnn import RNN
+
+    return {"rnn": RNN, "lstm": LSTM, "gru": GRU}[kind](d, h, k, seed=seed, head=head)
+
+
+def _run_train_forecast(args) -> int:
+    import numpy as np
+
+    from tinygrad_rnn import data
+    from tinygrad_rnn import forecast as fc
+
+    if args.teacher_forcing < 1.0 and args.model != "rnn":
+        msg = "--teacher-forcing < 1 feeds ŷ back step by step; it needs --model rnn"
+        print(f"tinygrad-rnn train forecast: {msg}", file=sys.stderr)
+        return 2
+    if args.teacher_forcing < 1.0 and args.tbptt:
+        print("tinygrad-rnn train forecast: --tbptt applies to --teacher-forcing 1 only", file=sys.stderr)
+        return 2
+    y = {
+        "mackey-glass": lambda: data.mackey_glass(1500, sample_every=3.0),
+        "sunspots": lambda: data.load_sunspots()[1],
+        "sine": lambda: data.sine(600, period=25.0, noise=0.05, seed=args.seed),
+    }[args.series]()
+    train, val, _ = data.split_series(y, (0.6, 0.2, 0.2))
+    z = data.Standardizer(train).transform(y)
+    a, b = len(train), len(train) + len(val)
+    if args.window + 1 > a:
+        msg = f"--window {args.window} does not fit the {a} training values"
+        print(f"tinygrad-rnn train forecast: {msg}", file=sys.stderr)
+        return 2
+    model = _make_model(args.model, 1, args.hidden or 16, 1, args.seed, "linear")
+    hist = fc.train_forecaster(
+        model, z[:a], steps=args.steps, window=args.window, batch=args.batch, lr=args.lr or 0.01,
+        optimizer=args.optimizer or "adam", teacher_forcing=args.teacher_forcing, washout=min(10, args.window - 1),
+        tbptt=args.tbptt, clip=args.clip, seed=args.seed, progress=not args.quiet,
+    )  # fmt: skip
+    p = min(10, a - 2)
+    ar = fc.LinearAR(p).fit(z[:a])
+    horizon = min(args.horizon, len(z) - b)
+    context = min(40, b)
+    origins = np.arange(b, len(z) - horizon + 1)
+
+    def ar_loop(c, h):
+        return np.stack([ar.forecast(c[:, i], h) for i in range(c.shape[1])], axis=1)
+
+    forecasters = {
+        "persistence": (fc.persistence(z), lambda c, h: np.repeat(c[-1:], h, axis=0)),
+        f"linear AR({p})": (ar.predict(z), ar_loop),
+        f"{args.model.upper()}, H={model.hidden_size}": (
+            fc.one_step_predictions(model, z),
+            lambda c, h: fc.closed_loop(model, c, h),
+        ),
+    }
+    print(
+        f"\n{args.series}: {len(z)} values (train {a}, validation {b - a}, test {len(z) - b}), standardised; "
+        f"{args.steps} updates, last training loss {hist.loss[-1]:.4g}"
+    )
+    print(f"test RMSE        {'method':22s} {'one-step':>9s} {'lead ' + str(horizon):>9s}")
+    for name, (pred, f) in forecasters.items():
+        lead = fc.multi_step_rmse(f, z, origins, horizon, context)[-1]
+        print(f"                 {name:22s} {fc.rmse(pred[b:], z[b:]):9.4f} {lead:9.4f}")
+    if args.save:
+        print(f"saved the parameters to {model.save(args.save)}")
+    return 0
+
+
+def _run_train_chars(args) -> int:
+    from pathlib import Path
+
+    from tinygrad_rnn import data
+    from tinygrad_rnn.optim import SGD, Adagrad, Adam
+    from tinygrad_rnn.train import sample_text, train_sequence
+
+    try:
+        text = data.load_text() if args.text is None else Path(args.text).read_text(encoding="utf-8")
+        vocab = data.Vocabulary.from_text(text)
+    except (OSError, ValueError) as e:
+        print(f"tinygrad-rnn train chars: {e}", file=sys.stderr)
+        return 2
+    if len(text) < 2:
+        print("tinygrad-rnn train chars: the text needs at least 2 characters", file=sys.stderr)
+        return 2
+    ids = vocab.encode(text)
+    K = vocab.size
+    model = _make_model(args.model, K, args.hidden or 64, K, args.seed, "softmax")
+    opt = {"adam": Adam, "adagrad": Adagrad, "sgd": SGD}[args.optimizer or "adagrad"](
+        model.parameters(), lr=args.lr or 0.1
+    )
+    hist = train_sequence(
+        model, vocab.one_hot(ids[:-1]), ids[1:], opt, epochs=args.epochs, tbptt=args.tbptt or 25,
+        clip=args.clip, clip_value=None if args.clip else 5.0, progress=not args.quiet,
+    )  # fmt: skip
+    per_epoch = [sum(c) / len(c) for c in _split(hist.loss, args.epochs)]
+    print(f"\n{len(text)} characters, {K} distinct; {len(hist.loss)} updates")
+    print("epoch  mean loss (nats/char)")
+    for e, v in enumerate(per_epoch, start=1):
+        print(f"{e:5d}  {v:.3f}")
+    first = text[0]
+    print(f"\nsample:\n{first}{sample_text(model, vocab, first, args.sample, temperature=0.8, seed=args.seed)}")
+    if args.save:
+        print(f"saved the parameters to {model.save(args.save)}")
+    return 0
+
+
+def _split(values: list, parts: int) -> list:
+    n = len(values) // parts
+    return [values[i * n : (i + 1) * n] for i in range(parts)]
+
+
+_SUBCOMMANDS.append(_add_train_command)
 
 
 def main(argv: list[str] | None = None) -> int:
