@@ -73,7 +73,7 @@ def test_demo_prints_the_table_and_writes_the_png(capsys, tmp_path):
     assert f"wrote the unrolled graph with its gradients to {out_path}" in out
     assert out_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     dot = out_path.with_suffix(".dot").read_text(encoding="utf-8")
-    for name in ["h_1", "h_2", "h_3", "t = 1", "t = 3"]:
+    for name in ["h_1", "h_2", "h_3", "t = 1", "t = 3", "WRONG", "not in the lecture"]:
         assert name in dot, name
 
 
@@ -87,7 +87,7 @@ def test_demo_writes_to_the_current_directory_by_default(capsys, tmp_path, monke
 
 
 def test_demo_reports_a_drawing_failure_and_exits_1(capsys, monkeypatch, tmp_path):
-    def fail(loss, path):
+    def fail(loss, path, report=None):
         raise RuntimeError("dot is not installed")
 
     monkeypatch.setattr(cli, "_draw_demo", fail)
@@ -100,14 +100,15 @@ def test_demo_reports_a_drawing_failure_and_exits_1(capsys, monkeypatch, tmp_pat
 def test_demo_draws_the_graph_that_was_differentiated(monkeypatch, capsys):
     seen = {}
 
-    def record(loss, path):
-        seen["loss"], seen["path"] = loss, path
+    def record(loss, path, report=None):
+        seen["loss"], seen["path"], seen["report"] = loss, path, report
         return path
 
     monkeypatch.setattr(cli, "_draw_demo", record)
     code, _, _ = run(capsys, "demo")
     assert code == 0 and seen["path"] == "tinygrad_rnn_demo.png"
     assert seen["loss"].name == "L" and seen["loss"].grad is not None
+    assert seen["report"].loss is seen["loss"] and seen["report"].ok
 
 
 def test_python_dash_m_runs_check():
