@@ -318,3 +318,10 @@ def test_bad_inputs_name_the_step_and_both_sizes():
         rnn.loss(xs, np.array([1.5, 0, 0, 0]))
     with pytest.raises(ValueError, match=r"xs of shape \(0, 3\) is empty"):
         rnn.loss(np.zeros((0, 3)), np.zeros(0, int))
+
+
+def test_tensor_inputs_are_read_by_value_and_boolean_indices_are_refused():
+    rnn, xs, ys = problem(T=3, D=2, H=2, K=2)
+    np.testing.assert_allclose(rnn.loss(Tensor(xs), ys).item(), rnn.loss(xs, ys).item(), rtol=1e-15)
+    with pytest.raises(TypeError, match="class indices ys must be whole numbers, got booleans"):
+        rnn.loss(xs, np.array([True, False, True]))

@@ -51,6 +51,8 @@ def _at(t: int, b: int, batched: bool) -> str:
 
 
 def _numeric(name: str, a, where: str) -> np.ndarray:
+    if not isinstance(a, np.ndarray) and isinstance(getattr(a, "data", None), np.ndarray):
+        a = a.data  # a Tensor: its values
     arr = np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{where}: {name} must hold real numbers, got dtype {arr.dtype}")
@@ -108,6 +110,8 @@ def validate_sequences(
 
     if y.shape == lead:  # class indices
         idx = np.asarray(y).reshape(T, B)
+        if idx.dtype.kind == "b":
+            raise TypeError(f"{where}: class indices ys must be whole numbers, got booleans (ys shape {y.shape})")
         if idx.dtype.kind == "f":
             frac = ~np.isfinite(idx) | (idx != np.round(np.nan_to_num(idx)))
             if frac.any():
@@ -617,8 +621,13 @@ def _explain(report: Report, arrays: dict, printed: dict, exact_tol: float, nume
         worst = ", ".join(f"{r.quantity} ({r.printed_rel_err:.2g})" for r in wrong)
         out.append(
             f"With D = H = {H} the printed formulas type-check but give wrong numbers — relative error from "
-            f"autodiff: {worst}. The error in ∇_{{h_t}}L for t < T comes from W^T in the recursion; it then spreads "
-            "into ∇W and ∇U, which are also paired with the wrong vectors."
+            f"autodiff: {worst}. "
+            + (
+                "The error in ∇_{h_t}L for t < T comes from W^T in the recursion; it then spreads into ∇W and ∇U, "
+                "which are also paired with the wrong vectors."
+                if any(r.quantity.startswith("h_") for r in wrong)
+                else "∇W and ∇U are paired with the wrong vectors (x_t and h_{t−1} swapped)."
+            )
         )
     if D == H and np.array_equal(arrays["W"], arrays["U"]) and T > 1:
         out.append(
