@@ -16,7 +16,7 @@ import numpy as np
 from tinygrad_rnn import functional as F
 from tinygrad_rnn.lecture import Sequences, validate_sequences
 from tinygrad_rnn.module import Module, output_loss
-from tinygrad_rnn.tensor import Tensor, scope, stack
+from tinygrad_rnn.tensor import Tensor, concatenate, scope, stack
 
 
 @dataclass
@@ -61,6 +61,7 @@ class RNN(Module):
     `np.random.default_rng(seed)`; `spectral_radius=ρ` rescales U so that max|λ(U)| = ρ (section 3.1).
     `tanh="composed"` builds tanh from exp and arithmetic so a drawing shows its inside; "primitive" is one node.
     `head="linear"` replaces softmax/cross-entropy by ŷ_t = o_t and L_t = Σ (o_t − y_t)² (regression).
+    `fast=True` makes `loss` build a lean graph of the same L (see `_fast_loss`): for speed, not for the slide.
     """
 
     param_names = ("W", "U", "V", "b", "c")
@@ -77,6 +78,7 @@ class RNN(Module):
         tanh: str = "primitive",
         softmax: str = "composed",
         head: str = "softmax",
+        fast: bool = False,
     ):
         D, H, K = (_positive(n, v) for n, v in [("input_size", input_size), ("hidden_size", hidden_size),
                                                 ("output_size", output_size)])  # fmt: skip
@@ -90,7 +92,9 @@ class RNN(Module):
         if head not in ("softmax", "linear"):
             raise ValueError(f"RNN: unknown output head {head!r}: expected 'softmax' or 'linear'")
         self.input_size, self.hidden_size, self.output_size = D, H, K
-        self.tanh, self.softmax, self.head = tanh, softmax, head
+        if fast and tanh != "primitive":
+            raise ValueError(f"RNN: fast=True uses the primitive tanh; tanh={tanh!r} is for the lecture graph")
+        self.tanh, self.softmax, self.head, self.fast = tanh, softmax, head, bool(fast)
         rng = np.random.default_rng(seed)
         W = rng.normal(0.0, 1.0 / np.sqrt(D), (H, D))
         U = rng.normal(0.0, 1.0 / np.sqrt(H), (H, H))
@@ -145,6 +149,8 @@ class RNN(Module):
         seq = validate_sequences(
             xs, ys, input_size=self.input_size, output_size=self.output_size, head=self.head, where="RNN.loss"
         )
+        if self.fast and not perturb and not perturb_o:
+            return self._fast_loss(seq, h0)
         trace = self._unroll(seq, h0, perturb, perturb_o, "RNN.loss")
         targets = seq.index if seq.index is not None else seq.ys.astype(self.dtype)
         for t, o in enumerate(trace.o, start=1):
@@ -154,6 +160,31 @@ class RNN(Module):
             trace.yhat.append(yhat)
             trace.L.append(L_t)
         trace.loss = stack(trace.L).sum()  # L = Σ_t L_t   (2.2)
+        trace.loss.name = "L"
+        self.trace = trace
+        return trace.loss
+
+    def _fast_loss(self, seq: Sequences, h0) -> Tensor:
+        """The same L as a lean graph, as fused RNN kernels compute it: W x_t + b for all t in one matmul, then only
+        h_t = tanh(a_t + U h_{t−1}) (primitive tanh) in the loop, then c + V h_t for all t in one matmul and one fused
+        softmax-cross-entropy node (backward ŷ − y). `trace` keeps h_0, h_1..h_T (as rows) and L."""
+        T, B, D = seq.xs.shape
+        trace = Trace(
+            h0=self._initial_state(h0, (B, self.hidden_size) if seq.batched else (self.hidden_size,), "RNN.loss")
+        )
+        a = Tensor(seq.xs.reshape(T * B, D).astype(self.dtype), name="x") @ self.W.T + self.b  # rows of step t: a_t
+        UT, h = self.U.T, trace.h0
+        for t in range(1, T + 1):
+            with scope(f"t={t}"):
+                h = (a[(t - 1) * B : t * B] + h @ UT).tanh()
+                h.name = f"h_{t}"
+            trace.h.append(h)
+        o = concatenate(trace.h) @ self.V.T + self.c  # o_t for every t, rows t·B … t·B + B − 1
+        if self.head == "softmax":
+            y = seq.index.reshape(T * B) if seq.index is not None else seq.ys.reshape(T * B, -1).astype(self.dtype)
+            trace.loss = F.softmax_cross_entropy(o, y)
+        else:
+            trace.loss = F.mse_loss(o, seq.ys.reshape(T * B, -1).astype(self.dtype), reduction="sum")
         trace.loss.name = "L"
         self.trace = trace
         return trace.loss
