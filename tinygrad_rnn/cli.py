@@ -374,6 +374,97 @@ def _split(values: list, parts: int) -> list:
 _SUBCOMMANDS.append(_add_train_command)
 
 
+# ---- draw: the unrolled graph of the lecture RNN as a picture --------------------------------------------------------
+
+
+def _add_draw_command(sub) -> None:
+    p = sub.add_parser(
+        "draw",
+        help="draw the unrolled graph of the lecture RNN (PNG, SVG or PDF, with its .dot beside it)",
+        description="Build the lecture RNN on random data, run backward, and draw its unrolled graph: one cluster per "
+        "time step, parameters once, the carried state in bold. The .dot source is written beside the picture.",
+    )
+    p.add_argument("--steps", type=positive_int, default=3, metavar="T", help="time steps T (default 3)")
+    p.add_argument("--input", type=positive_int, default=3, metavar="D", help="input size D (default 3)")
+    p.add_argument("--hidden", type=positive_int, default=4, metavar="H", help="hidden size H (default 4)")
+    p.add_argument("--classes", type=positive_int, default=3, metavar="K", help="classes K (default 3)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
+    p.add_argument("--radius", type=float, default=None, metavar="R", help="rescale U to spectral radius R")
+    p.add_argument("--tanh", choices=("primitive", "composed"), default="primitive", help="tanh as one op or composed")
+    p.add_argument("--values", action="store_true", help="print each value's numbers")
+    p.add_argument("--grads", action="store_true", help="print each gradient (in red)")
+    p.add_argument("--heatmap", action="store_true", help="colour nodes by log10 of the gradient norm")
+    p.add_argument("--collapse", default="", metavar="NAMES", help="composites drawn as one box, e.g. softmax,tanh")
+    p.add_argument("--steps-collapsed", action="store_true", help="each time step as one box (for long sequences)")
+    p.add_argument("--order", action="store_true", help="number the ops in the order backward visits them")
+    p.add_argument(
+        "--compare",
+        choices=("corrected", "printed"),
+        default=None,
+        help="write the lecture's gradient beside each node",
+    )
+    p.add_argument("--direction", choices=("LR", "TB"), default="LR", help="time left→right (LR) or top→bottom (TB)")
+    p.add_argument("--title", default=None, help="a title above the legend")
+    p.add_argument("--frames", default=None, metavar="DIR", help="write one picture per backward step into DIR")
+    p.add_argument("--out", default=None, metavar="FILE", help="the picture: FILE.png, FILE.svg or FILE.pdf")
+    p.set_defaults(func=_run_draw)
+
+
+def _run_draw(args) -> int:
+    import numpy as np
+
+    from tinygrad_rnn import draw
+    from tinygrad_rnn.rnn import RNN
+
+    if args.out is None and args.frames is None:
+        print("tinygrad-rnn draw: give --out FILE.png|.svg|.pdf, or --frames DIR", file=sys.stderr)
+        return 2
+    if args.out is not None and args.out.rsplit(".", 1)[-1].lower() not in ("png", "svg", "pdf"):
+        print(f"tinygrad-rnn draw: --out must end in .png, .svg or .pdf, got {args.out!r}", file=sys.stderr)
+        return 2
+    rng = np.random.default_rng(args.seed)
+    xs = rng.standard_normal((args.steps, args.input))
+    ys = rng.integers(0, args.classes, size=args.steps)
+    rnn = RNN(args.input, args.hidden, args.classes, seed=args.seed, spectral_radius=args.radius, tanh=args.tanh)
+    report = None
+    if args.compare:
+        from tinygrad_rnn.lecture import compare
+
+        report = compare(rnn, xs, ys)
+        loss = report.loss
+    else:
+        loss = rnn.loss(xs, ys)
+        loss.backward()
+    options = dict(
+        values=args.values,
+        grads=args.grads,
+        heatmap="grad" if args.heatmap else None,
+        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()),
+        steps="collapse" if args.steps_collapsed else "expand",
+        order=args.order,
+        compare=report,
+        formula=args.compare or "corrected",
+        direction=args.direction,
+        title=args.title,
+    )
+    try:
+        if args.out is not None:
+            print(f"wrote {draw.render(loss, args.out, **options)} (and its .dot)")
+        if args.frames is not None:
+            frames = draw.render_frames(loss, args.frames, **options)
+            print(
+                f"wrote {len(frames)} frames of the backward pass to {args.frames}/",
+                f"({frames[0].name} … {frames[-1].name})",
+            )
+    except draw.GraphvizNotFoundError as e:
+        print(f"tinygrad-rnn draw: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+_SUBCOMMANDS.append(_add_draw_command)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

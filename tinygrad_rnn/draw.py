@@ -68,7 +68,7 @@ BORDER = {
 GRAD_RED = "#b02a37"
 MUTED = "#6c757d"
 ORDER_PURPLE = "#6f42c1"
-PARAM_EDGE = "#0d6efd66"  # blue at 40% opacity: present, but under the data flow
+PARAM_EDGE = "#0d6efd"  # blue, drawn translucent: present, but under the data flow
 STATE_EDGE = "#212529"
 # colorbrewer YlOrRd-9, light → dark: the heat-map scale (white text on the last three)
 HEAT = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026")
@@ -209,7 +209,7 @@ class _Layout:
         self.consumers = consumers
 
         self.step_of = self._steps()
-        self.steps = sorted(set(self.step_of.values()), key=self._first_seen.get)
+        self.steps = sorted(set(self.step_of.values()), key=self._time.get)
         self.step_rank = {s: k for k, s in enumerate(self.steps)}
         self.fan_edges = fan_edges
         if fan_edges == "auto":
@@ -224,12 +224,12 @@ class _Layout:
     # -- steps: top-level scopes, plus leaves used by one step only and, when steps collapse, loss partial sums --
     def _steps(self) -> dict[int, str]:
         step_of: dict[int, str] = {}
-        self._first_seen: dict[str, int] = {}
+        self._time: dict[str, int] = {}
         for i, t in enumerate(self.tensors):
             if t.scope:
                 top = t.scope.split("/")[0]
                 step_of[id(t)] = top
-                self._first_seen.setdefault(top, i)
+                self._time[top] = i  # a step comes after every step it depends on: order by its last node
         members: dict[str, list[Tensor]] = {}
         for t in self.tensors:
             if id(t) in step_of:
@@ -248,20 +248,20 @@ class _Layout:
                     self.initial_states.add(id(t))
                 elif not t.requires_grad:
                     step_of[id(t)] = s
-        if self.collapse_steps:  # partial sums outside the steps (L_1 + L_2 + …) travel with the latest step
+        if self.collapse_steps:  # running sums outside the steps (L_1 + L_2 + …) travel with the latest step
             for t in self.tensors:
                 if id(t) in step_of or t.op is None or t is self.root:
                     continue
                 owners = [step_of[id(p)] for p in t.parents if id(p) in step_of]
                 others = [p for p in t.parents if id(p) not in step_of and p.op is not None]
-                if owners and not others and len(set(owners)) <= 2:  # a running sum, not a sum over all steps
-                    step_of[id(t)] = max(owners, key=self._first_seen.get)
+                if t.op == "add" and owners and not others:  # a running sum, not a sum over all steps
+                    step_of[id(t)] = max(owners, key=self._time.get)
         return step_of
 
     def _is_state(self, leaf: Tensor, step: str, members: dict, step_of: dict) -> bool:
         """True when `leaf` plays, in `step`, the part that the previous step's output plays in the next step
         (an initial state such as h_0): found by comparing the consumer with its counterpart one step later."""
-        order = sorted(members, key=self._first_seen.get)
+        order = sorted(members, key=self._time.get)
         k = order.index(step)
         if k + 1 >= len(order):
             return False
@@ -413,6 +413,8 @@ class _Layout:
                 if outside is not None:
                     fan_steps.setdefault(outside, set()).add(head if outside == tail else tail)
                     if outside in fans:
+                        if outside == head:  # a sum over all steps is fed, in the picture, by the last one
+                            fans[outside].tail, fans[outside].weight_from = tail, p
                         continue
                     fans[outside] = line
                 self.lines.append(line)
@@ -563,17 +565,18 @@ class _Painter:
                 rows.append(self._row("∇ " + array_text(t.grad, o["max_numbers"]), self._grad_colour(box), 1))
             return self._table(rows)
         title = f"<B>{html(box.title)}</B>" if box.title else ""
-        if box.kind == "group":
-            title = f"<B>{html(box.title.replace('=', ' = '))}</B>" if self.lay.collapse_steps else title
-            first = f"{badge}{title}"
-            detail = f'<FONT COLOR="{MUTED}" POINT-SIZE="9">{html(box.detail)}</FONT>'
-            rows.append(f"<TR><TD>{first}</TD><TD>{detail}</TD></TR>")
-            carried = box.tensors[0]  # a collapsed step shows the state it passes on (its first named output)
-            if self.lay.collapse_steps and carried.name:
+        if box.kind == "group" and self.lay.collapse_steps:  # a time step: its label, then the state it passes on
+            rows.append(f"<TR><TD><B>{badge}{html(box.title.replace('=', ' = '))}</B></TD></TR>")
+            carried = box.tensors[0]
+            if carried.name:
                 text = carried.name
                 if o["grads"] and self._grad_visible(carried):
                     text += f"  ∇ {num(norm(carried.grad), 2)}"
-                rows.append(self._row(text, self._grad_colour(box)))
+                rows.append(self._row(text, self._grad_colour(box), 1))
+            return self._table(rows)
+        if box.kind == "group":
+            detail = f'<FONT COLOR="{MUTED}" POINT-SIZE="9">{html(box.detail)}</FONT>'
+            rows.append(f"<TR><TD>{badge}{title}</TD><TD>{detail}</TD></TR>")
             return self._table(rows)
         shape = f'<FONT COLOR="{MUTED}" POINT-SIZE="9">{html(shape_text(t.shape))}</FONT>'
         if box.kind == "ghost":
@@ -618,7 +621,7 @@ class _Painter:
 
     def fill(self, box: _Box) -> str:
         t = box.tensors[0] if box.tensors else None
-        if t is not None and box.kind != "ghost":
+        if t is not None and box.kind not in ("ghost", "op"):
             row = self.rows.get(str(t.name)) if t.name is not None else None
             if row is not None:
                 printed = self.o["formula"] == "printed"
@@ -642,6 +645,8 @@ class _Painter:
             attrs.update(shape="box", style="rounded,dashed", margin="0.06,0.04")
         elif box.kind == "group":
             attrs.update(shape="box", style="rounded,filled,bold", margin="0.08,0.05")
+            if self.lay.collapse_steps and box.title in self.lay.step_rank:
+                attrs["width"] = "1.25"  # one width for every step, so the rows line up as a grid
         else:
             attrs.update(shape="box", style="rounded,filled", margin="0.06,0.04")
         if box.order is not None and box.order == self.o["backward_step"]:
@@ -653,7 +658,9 @@ class _Painter:
         if line.label:
             attrs.update(label=line.label, fontsize="10", fontcolor=MUTED)
         if line.kind == "param":
-            attrs.update(color=PARAM_EDGE, constraint="false", arrowsize="0.5", penwidth="0.8")
+            # 40% opaque for a few steps, fainter for many (their edges overlap into one line)
+            alpha = max(0x20, min(0x66, 0x66 * 4 // max(1, len(self.lay.steps))))
+            attrs.update(color=f"{PARAM_EDGE}{alpha:02x}", constraint="false", arrowsize="0.5", penwidth="0.8")
         elif line.kind == "state":
             attrs.update(color=STATE_EDGE, penwidth="2.4")
         elif line.kind == "detach":
@@ -838,9 +845,7 @@ def _rank_hints(g, lay: _Layout) -> None:
     for ln in lay.lines:
         if ln.kind in ("data", "internal", "detach"):
             preds[ln.head].append(ln.tail)
-    level: dict[str, int] = {}
-    for b in lay.boxes:  # boxes are in topological order already
-        level[b] = 1 + max((level[p] for p in preds[b]), default=-1)
+    level = _levels(lay.boxes, preds)
     step_of = {b: box.cluster[0][1] for b, box in lay.boxes.items() if box.cluster and box.cluster[0][0] == "scope"}
     if not lay.steps:
         return
@@ -882,6 +887,25 @@ def _rank_hints(g, lay: _Layout) -> None:
     g.body.append("\t{rank=min; " + " ".join(anchors) + "}\n")
     for a, b in zip(anchors, anchors[1:]):
         g.edge(a, b, style="invis")
+
+
+def _levels(boxes, preds: dict[str, list[str]]) -> dict[str, int]:
+    """Longest-path depth of each box from the sources (Kahn's order: deterministic, no recursion)."""
+    waiting = {b: len(preds[b]) for b in boxes}
+    children: dict[str, list[str]] = {b: [] for b in boxes}
+    for b in boxes:
+        for p in preds[b]:
+            children[p].append(b)
+    level = {b: 0 for b in boxes}
+    ready = [b for b in boxes if waiting[b] == 0]
+    while ready:
+        b = ready.pop()
+        for c in children[b]:
+            level[c] = max(level[c], level[b] + 1)
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                ready.append(c)
+    return level
 
 
 def _grid_hints(g, lay: _Layout) -> None:
@@ -997,3 +1021,23 @@ def render_dot(dot_path: Path, path: Path, fmt: str) -> None:
     proc = subprocess.run([exe, f"-T{fmt}", str(dot_path), "-o", str(path)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"render: dot failed on {dot_path} (exit {proc.returncode}): {proc.stderr.strip()}")
+
+
+def backward_steps(root: Tensor) -> int:
+    """The number of ops backward visits from `root` (the frames of `render_frames` are 0 … this number)."""
+    return sum(t.op is not None for t in topological_order(root, grad_only=True))
+
+
+def render_frames(root: Tensor, directory: str | Path, format: str = "png", **options) -> list[Path]:
+    """Frame k (k = 0 … backward_steps(root)) shows the graph after backward has visited k ops: the gradients found
+    so far in red, the op just visited outlined. Written as frame_000.<format>, … (each with its .dot); for slides."""
+    if root.requires_grad and root.grad is None:
+        raise ValueError("render_frames: call backward() on the root first — the frames show its gradients")
+    directory = Path(directory)
+    options = {**options, "grads": True, "order": True}
+    n = backward_steps(root)
+    width = max(3, len(str(n)))
+    return [
+        render(root, directory / f"frame_{k:0{width}d}.{format}", format, backward_step=k, **options)
+        for k in range(n + 1)
+    ]
