@@ -168,3 +168,22 @@ def test_rnn_with_linear_head_beats_persistence_and_ar_on_mackey_glass():
     e_ar = rmse(LinearAR(5).fit(z[: len(train)]).predict(z)[start:], z[start:])
     assert e_rnn < e_pers / 10
     assert e_rnn < e_ar / 2
+
+
+def test_truncated_windows_keep_the_loss_value_and_cut_the_gradient():
+    from tinygrad_rnn.forecast import _tbptt_windows_loss
+
+    rnn = RNN(1, 3, 1, seed=4, head="linear")
+    w = np.random.default_rng(4).standard_normal((9, 2, 1))
+    full = teacher_forced_loss(rnn, w, washout=2)
+    full.backward()
+    g_full = rnn.U.grad.copy()
+    rnn.zero_grad()
+    cut = _tbptt_windows_loss(rnn, w, 2, 3)
+    cut.backward()
+    assert cut.item() == pytest.approx(full.item(), rel=1e-12)
+    assert not np.allclose(rnn.U.grad, g_full)
+    hist = train_forecaster(rnn, np.sin(0.3 * np.arange(80.0)), steps=3, window=12, batch=2, tbptt=4, seed=1)
+    assert len(hist.loss) == 3 and all(np.isfinite(hist.loss))
+    with pytest.raises(ValueError, match="tbptt applies to teacher-forced training"):
+        train_forecaster(rnn, np.sin(np.arange(80.0)), steps=1, teacher_forcing=0.5, tbptt=4)
