@@ -49,7 +49,7 @@ def hand_hoisted(params, xs, ys):
     at once (W x_t + b, V h_t + c, softmax, cross-entropy and the three parameter gradients W, U, V): the floor."""
     W, U, V, b, c = (params[k] for k in PARAMS)
     T, B, D = xs.shape
-    H, K = U.shape[0], V.shape[0]
+    H = U.shape[0]
     rows, cols = np.arange(T * B), ys.reshape(-1)
     X = xs.reshape(T * B, D)
 
@@ -213,7 +213,7 @@ def torch_rnn(params, xs, ys):
     import torch
 
     T, B, D = xs.shape
-    H, K = params["U"].shape[0], params["V"].shape[0]
+    H = params["U"].shape[0]
     rnn = torch.nn.RNN(D, H, nonlinearity="tanh", bias=True).to(torch.from_numpy(xs).dtype)
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(torch.from_numpy(params["W"]))

@@ -32,9 +32,8 @@ HERE = Path(__file__).resolve().parent
 
 def _worker(conn, name: str, shape: tuple, dtype: str, threads: int) -> None:
     """Build one implementation on one problem, report its loss and gradients, then serve timing requests."""
-    import numpy as np
-
     import impls
+    import numpy as np
 
     if name.startswith("torch"):
         import torch
@@ -123,9 +122,8 @@ def check(worker: Worker, ref_loss: float, ref_grads: dict, dtype: str) -> str |
 
 def check_hand_against_lecture(shape: tuple) -> str:
     """The hoisted hand BPTT against the package's lecture.bptt_gradients (the lecture's equations), when present."""
-    import numpy as np
-
     import impls
+    import numpy as np
 
     try:
         from tinygrad_rnn import lecture
@@ -171,10 +169,7 @@ def time_size(names, shape, dtype, args, log) -> tuple[dict, dict, dict]:
             for name in order[r % len(order) :] + order[: r % len(order)]:
                 time.sleep(args.pause)
                 samples[name].append(workers[name].ask("time", reps[name]))
-        ratios = {
-            name: statistics.median(s / h for s, h in zip(samples[name], samples["hand"]))
-            for name in workers
-        }
+        ratios = {name: statistics.median(s / h for s, h in zip(samples[name], samples["hand"])) for name in workers}
         seconds = {name: statistics.median(s) for name, s in samples.items()}
         return ratios, seconds, errors
     finally:
@@ -214,9 +209,8 @@ TARGETS_FAST = {"tiny": 4.0, "small": 3.0, "medium": 1.3, "large": 1.15, "long":
 
 
 def machine_lines(threads: int) -> list[str]:
-    import numpy as np
-
     import impls
+    import numpy as np
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -295,13 +289,14 @@ def verdicts(sizes, ratios, mem, scale) -> list[str]:
             for name in ("fast", "lecture"):
                 if name in m:
                     q = m[name] / m["hand"]
-                    out.append(f"- peak memory, {name}, {s}: {q:.2f}× the hand BPTT — {'≤ 1.5' if q <= 1.5 else '> 1.5'}")
+                    verdict = "≤ 1.5" if q <= 1.5 else "> 1.5"
+                    out.append(f"- peak memory, {name}, {s}: {q:.2f}× the hand BPTT — {verdict}")
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smoke run: tiny and small, float64, few rounds, no file")
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny and small, hand/fast/lecture, float64, few rounds, no file")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads per worker (default 1: the cores are shared)")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per size (default 15; quick 3)")
     ap.add_argument("--sizes", nargs="*", default=None, help="subset of tiny small medium large long")
@@ -317,12 +312,18 @@ def main(argv=None) -> int:
     args.sample = 0.004 if args.quick else 0.03
     args.pause = 0.0 if args.quick else (0.02 if args.threads == 1 else 0.15)
     sizes = args.sizes or (["tiny", "small"] if args.quick else list(impls.SIZES))
-    names = [n for n in impls.available() if args.only is None or n == "hand" or n in args.only]
+    only = args.only if args.only is not None else (["fast", "lecture"] if args.quick else None)
+    names = [n for n in impls.available() if only is None or n == "hand" or n in only]
     out = None if (args.quick and args.out is None) else Path(args.out or HERE / "RESULTS.md")
     log = print
 
     log(f"implementations: {', '.join(names)}; sizes: {', '.join(sizes)}; BLAS threads {args.threads}")
-    lines = ["# Benchmark results", "", "Written by `python benchmarks/run.py` (`make bench`); method in its docstring.", ""]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python benchmarks/run.py` (`make bench`); method in its docstring.",
+    ]
+    lines.append("")
     lines += machine_lines(args.threads)
     lines.append(f"- {check_hand_against_lecture(impls.SIZES['small'])}")
     failed = False
@@ -348,7 +349,8 @@ def main(argv=None) -> int:
     lines += ["| implementation | " + " | ".join(mem_sizes) + " |", "|---|" + "---:|" * len(mem_sizes)]
     for n in mem_names:
         cells = [
-            f"{mem[s][n] / 2**20:.1f} MiB ({mem[s][n] / mem[s]['hand']:.2f}×)" if n in mem[s] else "—" for s in mem_sizes
+            f"{mem[s][n] / 2**20:.1f} MiB ({mem[s][n] / mem[s]['hand']:.2f}×)" if n in mem[s] else "—"
+            for s in mem_sizes
         ]
         lines.append(f"| {impls.label(n)} | " + " | ".join(cells) + " |")
     Ts = [10, 100, 1000] if args.quick else [10, 100, 1000, 10_000]
