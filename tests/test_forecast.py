@@ -187,3 +187,15 @@ def test_truncated_windows_keep_the_loss_value_and_cut_the_gradient():
     assert len(hist.loss) == 3 and all(np.isfinite(hist.loss))
     with pytest.raises(ValueError, match="tbptt applies to teacher-forced training"):
         train_forecaster(rnn, np.sin(np.arange(80.0)), steps=1, teacher_forcing=0.5, tbptt=4)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_closed_loop_equals_a_teacher_forced_run_over_its_own_forecast(kind):
+    """Feeding the forecasts back is the same as running the model on context ++ forecasts[:-1] in one go."""
+    from tinygrad_rnn.lstm import GRU
+
+    model = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}[kind](1, 4, 1, seed=5, head="linear")
+    ctx = np.cos(0.5 * np.arange(6.0))
+    pred = closed_loop(model, ctx, 5)
+    _, os = model.forward(np.r_[ctx, pred[:-1]][:, None])
+    np.testing.assert_allclose([o.data[0] for o in os[-5:]], pred, rtol=1e-12)
