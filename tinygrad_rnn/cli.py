@@ -124,7 +124,9 @@ def _run_demo(args) -> int:
     except (ImportError, RuntimeError, OSError) as e:
         print(f"\ntinygrad-rnn demo: could not draw the graph: {e}", file=sys.stderr)
         return 1
-    print(f"\nwrote the unrolled graph with its gradients to {path}")
+    from pathlib import Path
+
+    print(f"\nwrote the unrolled graph with its gradients to {Path(path).resolve()}")
     return 0 if report.ok else 1
 
 
