@@ -111,7 +111,7 @@ if plt is not None:
     ax.axhline(unigram_loss, color="tab:red", ls="--", label=f"character frequencies only, {unigram_loss:.2f}")
     ax.set_xlabel("update (one chunk of 25 characters each)")
     ax.set_ylabel("cross-entropy, nats per character")
-    ax.set_title(f"Character RNN (H={HIDDEN}, Adagrad) on Coriolanus I.1: {len(losses)} updates, {seconds:.0f} s")
+    ax.set_title(f"Character RNN (H={HIDDEN}, Adagrad, chunks of {SEQ}) on Coriolanus I.1: {len(losses)} updates")
     ax.set_ylim(0, uniform_loss * 1.15)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="upper right")
