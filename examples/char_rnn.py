@@ -35,7 +35,7 @@ if SMOKE:
 vocab = Vocabulary.from_text(text)
 ids = vocab.encode(text)
 xs, ys = vocab.one_hot(ids[:-1]), ids[1:]  # input the character, predict the next one
-print(f"{len(text)} characters, {vocab.size} distinct; {len(ys) // SEQ + 1} chunks of {SEQ} per epoch")
+print(f"{len(text)} characters, {vocab.size} distinct; {-(-len(ys) // SEQ)} chunks of {SEQ} per epoch")
 
 # %% [markdown]
 # ## Reference points for the loss (nats per character)
