@@ -581,7 +581,7 @@ class _Painter:
         shape = f'<FONT COLOR="{MUTED}" POINT-SIZE="9">{html(shape_text(t.shape))}</FONT>'
         if box.kind == "ghost":
             title = f"<I>{title or 'detached'}</I>"
-        rows.append(f"<TR><TD>{badge}{title}</TD><TD>{shape}</TD></TR>")
+        rows.append(f'<TR><TD ALIGN="LEFT">{badge}{title}</TD><TD ALIGN="RIGHT">{shape}</TD></TR>')
         if o["values"] and box.kind != "ghost":
             rows.append(self._row(array_text(t.data, o["max_numbers"]), "#212529"))
         if o["grads"] and self._grad_visible(t):
@@ -621,12 +621,12 @@ class _Painter:
 
     def fill(self, box: _Box) -> str:
         t = box.tensors[0] if box.tensors else None
-        if t is not None and box.kind not in ("ghost", "op"):
-            row = self.rows.get(str(t.name)) if t.name is not None else None
+        if t is not None and box.kind != "ghost":
+            row = self.rows.get(str(t.name)) if t.name is not None and box.kind != "op" else None
             if row is not None:
                 printed = self.o["formula"] == "printed"
                 return CHECK[_check_class(row.printed_rel_err if printed else row.rel_err)]
-            if self.o["heatmap"] and box.kind != "op":
+            if self.o["heatmap"]:
                 value = self._heat_value(t)
                 if value >= 0 and (self.o["heatmap"] != "grad" or self._grad_visible(t)):
                     return HEAT[_heat_index(value, self.heat_lo, self.heat_hi)]
@@ -649,6 +649,8 @@ class _Painter:
                 attrs["width"] = "1.25"  # one width for every step, so the rows line up as a grid
         else:
             attrs.update(shape="box", style="rounded,filled", margin="0.06,0.04")
+        if self._text_on_dark(box):
+            attrs["fontcolor"] = "#ffffff"
         if box.order is not None and box.order == self.o["backward_step"]:
             attrs.update(color=ORDER_PURPLE, penwidth="3")
         return attrs

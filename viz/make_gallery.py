@@ -1,0 +1,255 @@
+"""Regenerate the gallery of graph drawings: `python viz/make_gallery.py` (what `make gallery` runs).
+
+Each picture is written as viz/<name>.png with its DOT source viz/<name>.dot beside it. Everything is seeded, so
+the .dot files come out byte for byte the same on every run (tests/test_draw.py checks the committed ones).
+`python viz/make_gallery.py NAME ...` redraws only the named pictures.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_rnn import Tensor
+from tinygrad_rnn import functional as F
+from tinygrad_rnn.draw import render, to_dot
+from tinygrad_rnn.rnn import RNN
+
+HERE = Path(__file__).resolve().parent
+EQUATIONS = "h_t = tanh(b + W x_t + U h_t−1)     o_t = c + V h_t     ŷ_t = softmax(o_t)     L = Σ_t L_t"
+
+
+@dataclass
+class Picture:
+    """One gallery entry: the graph's root (after backward) and the options of `draw`."""
+
+    name: str
+    teaches: str  # one line for viz/README.md
+    root: Tensor
+    options: dict = field(default_factory=dict)
+
+
+def _hel_problem(**rnn_options):
+    """The lecture RNN reading 'hel' (one-hot) and predicting 'ell': D = H = K = 3."""
+    vocab = "hel"
+    xs = np.eye(3)[[vocab.index(ch) for ch in "hel"]]
+    ys = np.array([vocab.index(ch) for ch in "ell"])
+    return RNN(3, 3, 3, seed=0, **rnn_options), xs, ys
+
+
+def rnn_t3_values_grads() -> Picture:
+    rnn, xs, ys = _hel_problem()
+    L = rnn.loss(xs, ys)
+    L.backward()
+    return Picture(
+        "rnn_T3_values_grads",
+        "The lecture's RNN unrolled over 3 steps, every node with its value and (red) its gradient ∂L/∂node: "
+        "W, U, V, b, c drawn once and used by every step, h_t carried into the next step (bold).",
+        L,
+        dict(values=True, grads=True, title=f"Unrolled Elman RNN, T = 3:   {EQUATIONS}"),
+    )
+
+
+def rnn_t3_collapsed() -> Picture:
+    rnn, xs, ys = _hel_problem()
+    L = rnn.loss(xs, ys)
+    L.backward()
+    return Picture(
+        "rnn_T3_collapsed",
+        "The same graph with softmax and cross-entropy collapsed into one box each: the lecture's equations, one "
+        "node per symbol; the gradient of every h_t, o_t, ŷ_t and parameter in red.",
+        L,
+        dict(grads=True, collapse=("softmax", "cross_entropy"), title=f"T = 3, composites collapsed:   {EQUATIONS}"),
+    )
+
+
+def softmax_decomposition() -> Picture:
+    o = Tensor([1.0, 2.0, 0.5], requires_grad=True, name="o")
+    yhat = F.softmax(o)
+    yhat.name = "ŷ"
+    L = F.cross_entropy_probs(yhat, 1)
+    L.name = "L"
+    L.backward()
+    return Picture(
+        "softmax_decomposition",
+        "softmax and cross-entropy opened into primitives with values and gradients: the row maximum is detached "
+        "(✂, no gradient flows through it), and ∂L/∂o = ŷ − y comes out of exp, Σ and ÷.",
+        L,
+        dict(
+            values=True, grads=True, op_values=True, title="ŷ = softmax(o) = exp(o − m) / Σ exp(o − m),   L = −log ŷ_y"
+        ),
+    )
+
+
+def tanh_decomposition() -> Picture:
+    a = Tensor([0.5, -1.0, 3.0], requires_grad=True, name="a")
+    h = F.tanh(a)
+    h.name = "h"
+    L = h.sum()
+    L.name = "L"
+    L.backward()
+    return Picture(
+        "tanh_decomposition",
+        "tanh composed from exp and arithmetic in the overflow-free form s·(1 − e)/(1 + e), e = exp(−2|a|): the "
+        "gradient at a equals 1 − tanh²(a), found by the chain rule through every primitive.",
+        L,
+        dict(values=True, grads=True, op_values=True, title="h = tanh(a), composed;   L = Σ h"),
+    )
+
+
+def _heat(rho: float) -> Picture:
+    T = 30
+    rng = np.random.default_rng(3)
+    rnn = RNN(3, 8, 3, seed=3, spectral_radius=rho)
+    xs = 1e-6 * rng.standard_normal((T, 3))  # tiny inputs keep tanh in its linear range, as in the lecture's argument
+    rnn.loss(xs, rng.integers(0, 3, size=T))
+    last = rnn.trace.L[-1]  # L_T alone: what is carried back through time, without the other steps' losses
+    last.backward()
+    what = "vanishes" if rho < 1 else "explodes"
+    return Picture(
+        f"heat_T30_rho{str(rho).replace('.', '_')}",
+        f"Spectral radius ρ(U) = {rho}: the gradient of L_30 {what} on its way back through time — colour and "
+        f"edge width follow log10 ‖∂L_30/∂node‖ from h_30 back to h_1.",
+        last,
+        dict(
+            heatmap="grad",
+            collapse=("softmax", "cross_entropy"),
+            title=f"T = 30, ρ(U) = {rho}: the gradient {what} (heat-map of ‖∂L_30/∂node‖)",
+        ),
+    )
+
+
+def heat_rho_small() -> Picture:
+    return _heat(0.5)
+
+
+def heat_rho_large() -> Picture:
+    return _heat(1.5)
+
+
+def steps_collapsed_t200() -> Picture:
+    T = 200
+    rng = np.random.default_rng(4)
+    rnn = RNN(3, 8, 3, seed=4)
+    L = rnn.loss(rng.standard_normal((T, 3)), rng.integers(0, 3, size=T))
+    L.backward()
+    return Picture(
+        "steps_collapsed_T200",
+        "200 steps, each drawn as one box (rows snake left → right → left), coloured by ‖∂L/∂h_t‖: a long "
+        "sequence stays readable; parameters and the sum over all L_t drawn with one labelled edge.",
+        L,
+        dict(steps="collapse", grads=True, heatmap="grad", title="T = 200, steps collapsed, heat-map of ‖∂L/∂h_t‖"),
+    )
+
+
+def lecture_check_printed() -> Picture:
+    from tinygrad_rnn.lecture import compare
+
+    rnn, xs, ys = _hel_problem()
+    report = compare(rnn, xs, ys)
+    return Picture(
+        "lecture_check_printed",
+        "The lecture's backward equations as printed, checked on the graph: each parameter and h_t / o_t shows the "
+        "formula's gradient beside autodiff's, coloured by the relative error — red marks where the slide goes wrong.",
+        report.loss,
+        dict(
+            compare=report,
+            formula="printed",
+            collapse=("softmax", "cross_entropy"),
+            title="Section 2.4 as printed vs autodiff (T = 3, D = H = K = 3)",
+        ),
+    )
+
+
+def backward_order() -> Picture:
+    rnn, xs, ys = _hel_problem()
+    L = rnn.loss(xs[:2], ys[:2])
+    L.backward()
+    return Picture(
+        "backward_order_T2",
+        "The order in which backward visits the ops (purple numbers): from L down through step 2, then step 1 — the "
+        "chain rule step by step (`tinygrad-rnn draw --frames DIR` makes one slide per number).",
+        L,
+        dict(order=True, collapse=("softmax", "cross_entropy"), title="Backward order, T = 2"),
+    )
+
+
+def truncated_bptt() -> Picture:
+    rnn, xs, ys = _hel_problem()
+    rnn.loss(xs[:2], ys[:2])
+    carried = rnn.trace.h[-1].detach()  # truncated BPTT: the next chunk starts from h_2 without its history
+    L = rnn.loss(xs[2:], ys[2:], h0=carried)
+    L.backward()
+    return Picture(
+        "truncated_bptt",
+        "Truncated BPTT: the second chunk starts from the first chunk's last state, detached — the cut edge is "
+        "dashed (✂) and no gradient crosses it.",
+        L,
+        dict(grads=True, collapse=("softmax", "cross_entropy"), title="Truncated BPTT: the chunk after a detach()"),
+    )
+
+
+def lstm_step() -> Picture | None:
+    try:
+        from tinygrad_rnn.lstm import LSTM
+    except ImportError:
+        return None
+    rng = np.random.default_rng(5)
+    lstm = LSTM(3, 2, 3, seed=0)
+    H = lstm.hidden_size
+    h0 = Tensor(np.zeros(H), name="h_0")
+    c0 = Tensor(np.zeros(H), name="c_0")
+    L = lstm.loss(rng.standard_normal((1, 3)), rng.integers(0, 3, size=1), h0=h0, c0=c0)
+    L.backward()
+    return Picture(
+        "lstm_step",
+        "One LSTM step from primitives: forget, input and output gates (σ), candidate (tanh), the cell state c_1 "
+        "and h_1, with the gradient of every node in red.",
+        L,
+        dict(grads=True, collapse=("softmax", "cross_entropy"), title="One LSTM step"),
+    )
+
+
+GALLERY = (
+    rnn_t3_values_grads,
+    rnn_t3_collapsed,
+    softmax_decomposition,
+    tanh_decomposition,
+    heat_rho_small,
+    heat_rho_large,
+    steps_collapsed_t200,
+    lecture_check_printed,
+    backward_order,
+    truncated_bptt,
+    lstm_step,
+)
+
+
+def pictures(names=None) -> list[Picture]:
+    """The gallery's pictures (those named, or all), built fresh."""
+    out = []
+    for make in GALLERY:
+        picture = make()
+        if picture is not None and (not names or picture.name in names):
+            out.append(picture)
+    return out
+
+
+def dot_sources(names=None) -> dict[str, str]:
+    """name -> DOT text, as written to viz/<name>.dot."""
+    return {p.name: to_dot(p.root, **p.options) for p in pictures(names)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = set(sys.argv[1:] if argv is None else argv)
+    for picture in pictures(names):
+        path = render(picture.root, HERE / f"{picture.name}.png", **picture.options)
+        print(f"{path.relative_to(HERE.parent)}  — {picture.teaches}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
