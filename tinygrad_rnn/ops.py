@@ -9,6 +9,8 @@ This module sees arrays only and never imports tensor.py.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -408,11 +410,12 @@ class Concatenate(Function):
         self.axis = axis
 
     def forward(self, *arrays):
-        self.splits = np.cumsum([a.shape[self.axis] for a in arrays])[:-1]
+        self.edges = [0, *itertools.accumulate(a.shape[self.axis] for a in arrays)]
         return np.concatenate(arrays, axis=self.axis)
 
     def backward(self, g):
-        return tuple(np.split(g, self.splits, axis=self.axis))
+        before = (slice(None),) * (self.axis % g.ndim)  # whole along the axes before `axis`
+        return tuple(g[(*before, slice(i, j))] for i, j in zip(self.edges, self.edges[1:]))
 
 
 # ---- fused --------------------------------------------------------------------------------------------------------
@@ -435,9 +438,13 @@ class SoftmaxCrossEntropy(Function):
         z = o - o.max(axis=-1, keepdims=True)
         e = np.exp(z)
         s = e.sum(axis=-1, keepdims=True)
-        self.save(e / s)
-        return -(self.y * (z - np.log(s))).sum(axis=-1)
+        self.save(np.divide(e, s, out=e))  # ŷ (in place: the arrays are as large as the whole output layer)
+        z -= np.log(s)  # log ŷ
+        return -np.multiply(z, self.y, out=z).sum(axis=-1)
 
     def backward(self, g):
         (yhat,) = self.saved
-        return ((yhat * self.y.sum(axis=-1, keepdims=True, dtype=yhat.dtype) - self.y) * g[..., None],)
+        d = yhat * self.y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
+        d -= self.y
+        d *= g[..., None]
+        return (d,)

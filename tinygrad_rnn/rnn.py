@@ -172,7 +172,8 @@ class RNN(Module):
         trace = Trace(
             h0=self._initial_state(h0, (B, self.hidden_size) if seq.batched else (self.hidden_size,), "RNN.loss")
         )
-        a = Tensor(seq.xs.reshape(T * B, D).astype(self.dtype), name="x") @ self.W.T + self.b  # rows of step t: a_t
+        x = Tensor(seq.xs.reshape(T * B, D).astype(self.dtype, copy=False), name="x")
+        a = x @ self.W.T + self.b  # W x_t + b for every t: rows (t − 1)·B … t·B − 1 are a_t
         UT, h = self.U.T, trace.h0
         for t in range(1, T + 1):
             with scope(f"t={t}"):

@@ -133,14 +133,20 @@ class Tensor:
                 node.grad = None  # interior gradients are recomputed; leaves accumulate across calls
         owned: set[int] = set()  # interior nodes whose .grad is a sum made here: further gradients add in place
         _accumulate(self, grad, owned)
-        check = _state["anomaly"]
+        check, GetItem = _state["anomaly"], ops.GetItem
         for node in reversed(order):
             fn = node._fn
             if fn is None or node.grad is None:
                 continue
-            if type(fn) is ops.GetItem and _owns(node.parents[0], node.grad, owned):
-                fn.add_to(node.parents[0].grad, node.grad)  # a slice's gradient: O(slice), not O(whole parent)
-                continue
+            if type(fn) is GetItem and node.parents[0].requires_grad:  # scatter: O(slice), not O(whole parent)
+                parent = node.parents[0]
+                if parent.grad is None and parent._fn is not None:  # a fresh zero-filled array: the parent's own
+                    (parent.grad,) = fn.backward(node.grad)
+                    owned.add(id(parent))
+                    continue
+                if _owns(parent, node.grad, owned):
+                    fn.add_to(parent.grad, node.grad)
+                    continue
             grads = fn.backward(node.grad)
             for parent, g in zip(node.parents, grads):
                 if g is None or not parent.requires_grad:
@@ -248,13 +254,13 @@ def _binary(cls, a, b) -> Tensor:
 
 
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
-    sa, sb = a.shape, b.shape
-    if a.ndim == 0 or b.ndim == 0:
+    sa, sb = a.data.shape, b.data.shape
+    if not sa or not sb:
         raise ValueError(f"matmul{_where()}: {sa} @ {sb} — operands must have at least one dimension")
-    inner_a, inner_b = sa[-1], sb[-2] if b.ndim > 1 else sb[0]
+    inner_a, inner_b = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
     if inner_a != inner_b:
         raise ValueError(f"matmul{_where()}: {sa} @ {sb} — inner dimensions {inner_a} and {inner_b} differ")
-    if a.ndim > 2 or b.ndim > 2:
+    if len(sa) > 2 or len(sb) > 2:
         try:
             np.broadcast_shapes(sa[:-2], sb[:-2])
         except ValueError:
