@@ -113,9 +113,13 @@ def _clean(text: str) -> str:
 
 
 def html(text: str) -> str:
-    """Text made safe inside a Graphviz HTML-like label: & < > " escaped, newlines as <BR/>."""
+    """Text made safe inside a Graphviz HTML-like label: & < > " ] escaped, newlines as <BR/>.
+
+    (Graphviz reads a "]" right after a tag as the end of a CDATA-like section: "]" → &#93; always.)
+    """
     text = _clean(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    text = text.replace("]", "&#93;")
     return text.replace("\n", "<BR/>")
 
 
@@ -164,6 +168,14 @@ def array_text(a: np.ndarray, max_numbers: int) -> str:
 
 def norm(a) -> float:
     return float(np.linalg.norm(np.asarray(a, dtype=np.float64)))
+
+
+def _renamed_copy(t: Tensor) -> bool:
+    """A detach() copy that got a name of its own (e.g. h_0 of the next chunk in truncated BPTT)."""
+    if t.op != "detach" or t.name is None:
+        return False
+    source = t.detached_from
+    return source is None or source.name != t.name
 
 
 # ---- the drawn graph ----------------------------------------------------------------------------------------------
@@ -295,7 +307,7 @@ class _Layout:
     def kind_of(self, t: Tensor) -> str:
         if id(t) in self.loss_terms:
             return "loss"
-        if t.op is None:
+        if t.op is None or _renamed_copy(t):
             return "param" if self.is_param(t) else "input"
         return "value"
 
@@ -349,7 +361,7 @@ class _Layout:
                 self._place_grouped(i, t, key, groups[key])
                 continue
             kind = self.kind_of(t)
-            if t.op is None:
+            if t.op is None or _renamed_copy(t):  # a detach() copy with a name of its own is a leaf like h_0
                 if t.name is None and not t.requires_grad:
                     kind = "const"  # an unnamed constant: its numbers are its label
                 box = _Box(f"n{i}", kind, t.name or "", self.cluster_of(t), [t])

@@ -30,6 +30,7 @@ class Picture:
     teaches: str  # one line for viz/README.md
     root: Tensor
     options: dict = field(default_factory=dict)
+    keep: object = None  # nodes the picture needs alive (a detach() source is held only weakly)
 
 
 def _hel_problem(**rnn_options):
@@ -178,17 +179,25 @@ def backward_order() -> Picture:
 
 
 def truncated_bptt() -> Picture:
-    rnn, xs, ys = _hel_problem()
+    rng = np.random.default_rng(6)
+    rnn = RNN(3, 3, 3, seed=6)
+    xs, ys = rng.standard_normal((4, 3)), rng.integers(0, 3, size=4)
     rnn.loss(xs[:2], ys[:2])
-    carried = rnn.trace.h[-1].detach()  # truncated BPTT: the next chunk starts from h_2 without its history
+    first = rnn.trace  # the first chunk's nodes stay alive, so the drawing can name where the cut is
+    carried = first.h[-1].detach()  # truncated BPTT: the next chunk starts from h_2 without its history
     L = rnn.loss(xs[2:], ys[2:], h0=carried)
     L.backward()
     return Picture(
         "truncated_bptt",
-        "Truncated BPTT: the second chunk starts from the first chunk's last state, detached — the cut edge is "
-        "dashed (✂) and no gradient crosses it.",
+        "Truncated BPTT: the second chunk (2 steps) starts from the first chunk's last state h_2, detached — the cut "
+        "edge is dashed (✂), no gradient crosses it, and h_0 of the chunk is a leaf.",
         L,
-        dict(grads=True, collapse=("softmax", "cross_entropy"), title="Truncated BPTT: the chunk after a detach()"),
+        dict(
+            grads=True,
+            collapse=("softmax", "cross_entropy"),
+            title="Truncated BPTT: the second chunk, after h_0 = h_2.detach()",
+        ),
+        keep=first,
     )
 
 
