@@ -94,10 +94,10 @@ def tanh_decomposition() -> Picture:
     L.backward()
     return Picture(
         "tanh_decomposition",
-        "tanh composed from exp and arithmetic in the overflow-free form s·(1 − e)/(1 + e), e = exp(−2|a|): the "
-        "gradient at a equals 1 − tanh²(a), found by the chain rule through every primitive.",
+        "tanh composed from primitives in the overflow-free form −s·u/(2 + u), u = expm1(−2|a|), s = sign(a) a "
+        "constant: the chain rule through every primitive gives ∂L/∂a = 1 − tanh²(a).",
         L,
-        dict(values=True, grads=True, op_values=True, title="h = tanh(a), composed;   L = Σ h"),
+        dict(values=True, grads=True, op_values=True, title="h = tanh(a) composed from primitives;   L = Σ h"),
     )
 
 
@@ -209,8 +209,8 @@ def lstm_step() -> Picture | None:
     rng = np.random.default_rng(5)
     lstm = LSTM(3, 2, 3, seed=0)
     H = lstm.hidden_size
-    h0 = Tensor(np.zeros(H), name="h_0")
-    c0 = Tensor(np.zeros(H), name="c_0")
+    h0 = Tensor(0.5 * rng.standard_normal(H), name="h_0")  # a state from earlier steps, so every gate matters
+    c0 = Tensor(0.5 * rng.standard_normal(H), name="c_0")
     L = lstm.loss(rng.standard_normal((1, 3)), rng.integers(0, 3, size=1), h0=h0, c0=c0)
     L.backward()
     return Picture(
