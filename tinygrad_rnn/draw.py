@@ -191,7 +191,9 @@ class _Box:
     cluster: tuple[tuple, ...]  # path of clusters, outermost first: ("scope", label) or ("composite", name, k)
     tensors: list = field(default_factory=list)  # what it stands for; tensors[0] is the one its value/grad shows
     detail: str = ""  # e.g. "5 ops" for a collapsed box
-    order: int | None = None  # backward visiting number
+    order: int | None = None  # backward visiting number (the first, for a collapsed box)
+    order_last: int | None = None  # the last visiting number of a collapsed box
+    members: list = field(default_factory=list)  # every tensor a collapsed box hides
 
 
 @dataclass
@@ -383,7 +385,7 @@ class _Layout:
             if key[0] == "step":
                 n_ops = sum(m.op is not None for m in members)
                 outputs.sort(key=lambda m: m.name is None)  # named outputs (the state h_t) first
-                box = _Box(gid, "group", key[1], (), outputs, f"{n_ops} ops")
+                box = _Box(gid, "group", key[1], (), outputs, f"{n_ops} ops", members=members)
             else:
                 n_ops = sum(m.op is not None for m in members)
                 cluster = self.cluster_of(outputs[-1])
@@ -392,7 +394,7 @@ class _Layout:
                     if key[1:] in [c[1:] for c in cluster]
                     else cluster
                 )
-                box = _Box(gid, "group", key[1], inside, outputs[-1:], f"{n_ops} ops")
+                box = _Box(gid, "group", key[1], inside, outputs[-1:], f"{n_ops} ops", members=members)
             self._add(box)
         self.in_box[id(t)] = gid
         self.out_box[id(t)] = gid
@@ -563,8 +565,8 @@ class _Painter:
         o = self.o
         t = box.tensors[0] if box.tensors else None
         rows = []
-        number = box.order
-        badge = f'<FONT COLOR="{ORDER_PURPLE}" POINT-SIZE="9"><B>{number}</B></FONT> ' if number else ""
+        number = f"{box.order}–{box.order_last}" if box.order_last != box.order else str(box.order)
+        badge = f'<FONT COLOR="{ORDER_PURPLE}" POINT-SIZE="9"><B>{number}</B></FONT> ' if box.order else ""
         if box.kind == "const":
             return f'<<FONT POINT-SIZE="10">{html(array_text(t.data, o["max_numbers"]))}</FONT>>'
         if box.kind == "op":
@@ -764,7 +766,8 @@ def draw(
     )
     painter = _Painter(lay, opts)
     for box in lay.boxes.values():
-        box.order = _visit_number(box, painter.visit) if order or backward_step is not None else None
+        if order or backward_step is not None:
+            box.order, box.order_last = _visit_numbers(box, painter.visit)
 
     g = graphviz.Digraph("G")
     collapsed = steps == "collapse"
@@ -784,11 +787,12 @@ def draw(
     return g
 
 
-def _visit_number(box: _Box, visit: dict) -> int | None:
-    numbers = [visit[id(t)] for t in box.tensors if id(t) in visit]
-    if box.kind in ("op", "group"):
-        return min(numbers) if numbers else None
-    return None
+def _visit_numbers(box: _Box, visit: dict) -> tuple[int | None, int | None]:
+    """(first, last) number backward gives the ops of a box (both None for value boxes)."""
+    numbers = [visit[id(t)] for t in (box.members or box.tensors) if id(t) in visit]
+    if box.kind in ("op", "group") and numbers:
+        return min(numbers), max(numbers)
+    return None, None
 
 
 def _emit(g, lay: _Layout, painter: _Painter) -> None:
