@@ -70,7 +70,7 @@ MUTED = "#6c757d"
 ORDER_PURPLE = "#6f42c1"
 PARAM_EDGE = "#0d6efd"  # blue, drawn translucent: present, but under the data flow
 STATE_EDGE = "#212529"
-# colorbrewer YlOrRd-9, light → dark: the heat-map scale (white text on the last three)
+# colorbrewer YlOrRd-9, light → dark: the heat-map scale (white text on the last four)
 HEAT = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026")
 CHECK = {"ok": "#b7e4c7", "close": "#ffe69c", "wrong": "#f5b7b1", "n/a": "#dee2e6"}
 
@@ -609,7 +609,7 @@ class _Painter:
         return "#ffffff" if self._text_on_dark(box) else GRAD_RED
 
     def _text_on_dark(self, box: _Box) -> bool:
-        return self.fill(box) in HEAT[-3:]
+        return self.fill(box) in HEAT[5:]
 
     def _row(self, text: str, colour: str, span: int = 2) -> str:
         return f'<TR><TD COLSPAN="{span}"><FONT POINT-SIZE="9" COLOR="{colour}">{html(text)}</FONT></TD></TR>'
@@ -956,6 +956,8 @@ def _caption(title: str | None, legend: bool, painter: _Painter, lay: _Layout) -
             ("group", "collapsed"),
             ("loss", "loss"),
         ):
+            if kind == "param" and not lay.steps:
+                text = "leaf with gradient"
             if kind in kinds or (kind == "value" and "ghost" in kinds):
                 cells.append(f'<TD BGCOLOR="{FILL[kind]}" BORDER="1" COLOR="{BORDER[kind]}"> {text} </TD>')
         if "state" in lines:
