@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -335,14 +334,17 @@ def topological_order(root: Tensor, grad_only: bool = False) -> list[Tensor]:
     return order
 
 
-@contextmanager
-def _setting(key: str, value):
-    old = _state[key]
-    _state[key] = value
-    try:
-        yield
-    finally:
-        _state[key] = old
+class _setting:
+    """`with _setting(key, value):` sets _state[key] inside and restores the old value after (a class: cheap)."""
+
+    def __init__(self, key: str, value):
+        self.key, self.value = key, value
+
+    def __enter__(self):
+        self.old, _state[self.key] = _state[self.key], self.value
+
+    def __exit__(self, *exc):
+        _state[self.key] = self.old
 
 
 def no_grad():
