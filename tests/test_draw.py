@@ -491,3 +491,37 @@ def test_graph_without_steps_draws_plainly():
     assert dot.top_clusters and all(dot.cluster_labels[c] == "softmax" for c in dot.top_clusters)
     (xn,) = dot.named("x")
     assert all("constraint=false" not in a for t, _, a in dot.edges if t == xn)  # no parameter styling without steps
+
+
+def layout(source: str) -> dict[str, tuple[float, float]]:
+    """Node centres (x, y; y grows upwards) as laid out by Graphviz."""
+    out = subprocess.run(["dot", "-Tplain"], input=source.encode("utf-8"), capture_output=True, check=True).stdout
+    return {
+        f[1]: (float(f[2]), float(f[3])) for f in (ln.split() for ln in out.decode().splitlines()) if f[0] == "node"
+    }
+
+
+@needs_dot
+@pytest.mark.parametrize("T", [3, 8])
+def test_layout_time_left_to_right_inputs_at_the_bottom_loss_on_top(T):
+    _, L = rnn_loss(T)
+    source = to_dot(L, collapse=("softmax", "cross_entropy"))
+    dot, pos = Dot(source), layout(source)
+    at = {
+        name: pos[dot.named(name)[0]] for name in ["L", "W", "U"] + [f"{s}_{t}" for s in "xhL" for t in range(1, T + 1)]
+    }
+    xs_h = [at[f"h_{t}"][0] for t in range(1, T + 1)]
+    assert xs_h == sorted(xs_h)  # time runs left to right
+    for t in range(1, T + 1):
+        assert at[f"x_{t}"][1] < at[f"h_{t}"][1] < at[f"L_{t}"][1] < at["L"][1]  # inputs low, losses high
+    assert at["W"][0] < xs_h[0] and at["U"][0] < xs_h[0]  # parameters beside the first step
+
+
+@needs_dot
+def test_layout_top_to_bottom():
+    _, L = rnn_loss(3)
+    source = to_dot(L, direction="TB", collapse=("softmax", "cross_entropy"))
+    dot, pos = Dot(source), layout(source)
+    ys_h = [pos[dot.named(f"h_{t}")[0]][1] for t in (1, 2, 3)]
+    assert ys_h == sorted(ys_h, reverse=True)  # time runs downwards
+    assert pos[dot.named("x_1")[0]][0] < pos[dot.named("h_1")[0]][0] < pos[dot.named("L")[0]][0]

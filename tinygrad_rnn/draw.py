@@ -774,7 +774,7 @@ def draw(
     if collapsed:
         rankdir = "TB" if direction == "LR" else "LR"
     else:
-        rankdir = "BT" if direction == "LR" else "RL"
+        rankdir = "BT" if direction == "LR" else "LR"
     g.attr("graph", rankdir=rankdir, newrank="true", nodesep="0.22", ranksep="0.28", fontname="Helvetica")
     g.attr("graph", compound="true", outputorder="edgesfirst")
     g.attr("node", fontname="Helvetica", fontsize="12")
