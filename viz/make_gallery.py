@@ -218,7 +218,13 @@ def lstm_step() -> Picture | None:
         "One LSTM step from primitives: forget, input and output gates (σ), candidate (tanh), the cell state c_1 "
         "and h_1, with the gradient of every node in red.",
         L,
-        dict(grads=True, collapse=("softmax", "cross_entropy"), title="One LSTM step"),
+        dict(
+            grads=True,
+            collapse=("softmax", "cross_entropy"),
+            direction="TB",  # one cell reads best left to right: x_1, h_0, c_0 in, gates, c_1, h_1 out
+            title="One LSTM step:   f, i, og = σ(W x + U h_0 + b),   g = tanh(…),   "
+            "c_1 = f ⊙ c_0 + i ⊙ g,   h_1 = og ⊙ tanh(c_1)",
+        ),
     )
 
 
