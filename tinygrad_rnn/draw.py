@@ -1,7 +1,8 @@
 """Graphviz drawings of computational graphs, grouped by time step: G = (tensors, parent → child edges).
 
 `draw(root)` returns a `graphviz.Digraph` (it displays inline in Jupyter); `render(root, "g.png")` writes the picture
-and, always, `g.dot` beside it. The drawing knows no model: it reads only what the engine records on every node
+and, always, `g.dot` beside it; `to_dot(root)` is the DOT text; `render_frames(root, dir)` writes one picture per
+step of the backward pass. The drawing knows no model: it reads only what the engine records on every node
 (`name`, `op`, `parents`, `scope`, `composite`, `detached_from`, `data`, `grad`).
 
 What the picture shows
@@ -17,11 +18,14 @@ What the picture shows
 Colour legend (also drawn under the picture with `legend=True`)
     parameters        blue    #cfe2ff
     inputs / targets  grey    #e9ecef   (leaves that need no gradient)
+    constants         light grey #f1f3f5 (unnamed leaves, labelled with their numbers)
     interior values   white   #ffffff
     ops               yellow  #fff3cd   (small ellipses)
     composite (box)   orange  #ffe5d0   (collapsed composite function or collapsed time step)
     loss              green   #d1e7dd   (the root and the terms summed into it)
     gradients         red text #b02a37
+    edges             bold black: the state carried into the next step; light blue: a parameter's use;
+                      dashed with ✂: cut by detach()
     heat-map          yellow → dark red = small → large log10 ‖∂L/∂node‖
     lecture check     green ≤ 1e-6 < amber ≤ 1e-3 < red (relative error of the lecture formula)
 
@@ -551,9 +555,9 @@ class _Painter:
             made = f" = {t.op}({', '.join(p.name or (p.op or 'leaf') for p in t.parents)})" if t.op else " (leaf)"
             lines.append(f"{head}{made}")
             lines.append(f"  shape {shape_text(t.shape)} {t.dtype}" + (f", scope {t.scope}" if t.scope else ""))
-            lines.append(f"  value {array_text(t.data, 0)}")
+            lines.append(f"  value {array_text(t.data, 8)}")
             if t.grad is not None:
-                lines.append(f"  grad  {array_text(t.grad, 0)}")
+                lines.append(f"  grad  {array_text(t.grad, 8)}")
         if len(box.tensors) > 6:
             lines.append(f"… and {len(box.tensors) - 6} more")
         if box.detail:
