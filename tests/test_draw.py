@@ -525,3 +525,11 @@ def test_layout_top_to_bottom():
     ys_h = [pos[dot.named(f"h_{t}")[0]][1] for t in (1, 2, 3)]
     assert ys_h == sorted(ys_h, reverse=True)  # time runs downwards
     assert pos[dot.named("x_1")[0]][0] < pos[dot.named("h_1")[0]][0] < pos[dot.named("L")[0]][0]
+
+
+@needs_dot
+def test_digraph_shows_itself_in_jupyter():
+    _, L = rnn_loss(1)
+    bundle = draw(L, grads=True)._repr_mimebundle_()  # what Jupyter calls to display the returned Digraph
+    svg = bundle["image/svg+xml"]
+    assert svg.lstrip().startswith("<?xml") and svg.count('class="cluster"') == 3  # t = 1, softmax, cross_entropy
