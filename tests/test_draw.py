@@ -533,3 +533,24 @@ def test_digraph_shows_itself_in_jupyter():
     bundle = draw(L, grads=True)._repr_mimebundle_()  # what Jupyter calls to display the returned Digraph
     svg = bundle["image/svg+xml"]
     assert svg.lstrip().startswith("<?xml") and svg.count('class="cluster"') == 3  # t = 1, softmax, cross_entropy
+
+
+def test_nested_scopes_nest_and_a_lone_leaf_draws():
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    outs = []
+    for t in (1, 2):
+        with scope(f"t={t}"):
+            with scope("gate"):
+                g = x.sigmoid()
+                g.name = f"g_{t}"
+            outs.append((g * x).sum())
+    L = outs[0] + outs[1]
+    L.name = "L"
+    dot = Dot(to_dot(L))
+    assert [dot.cluster_labels[c] for c in dot.top_clusters] == ["t = 1", "t = 2"]
+    for t in (1, 2):
+        (g,) = dot.named(f"g_{t}")
+        path = dot.cluster_of[g]
+        assert [dot.cluster_labels[c] for c in path] == [f"t = {t}", "gate"]
+    lone = Dot(to_dot(Tensor(3.0, name="c")))
+    assert len(lone.nodes) == 1 and lone.named("c") and not lone.edges
