@@ -10,7 +10,7 @@ endif
 PY := $(BIN)/python
 STAMP := $(BIN)/.tinygrad_rnn-installed
 
-.PHONY: setup dot demo test lint format gallery bench clean
+.PHONY: setup dot demo test lint format gallery bench examples clean
 
 $(PY):
 	$(PYTHON) -m venv .venv
@@ -56,6 +56,13 @@ gallery: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_draw.py
+
+examples: setup
+	$(PY) examples/lecture_walkthrough.py
+	$(PY) examples/forecast.py
+	$(PY) examples/char_rnn.py
+	$(PY) examples/vanishing_gradients.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .hypothesis .ruff_cache

@@ -107,9 +107,12 @@ def _draw_demo(loss, path: str, report=None):
     is from autodiff, so the picture shows where the printed equations go wrong."""
     from tinygrad_rnn.draw import render
 
+    # softmax and cross-entropy as one box each keep the picture to one node per lecture symbol;
+    # viz/softmax_decomposition.png opens them up.
+    collapse = ("softmax", "cross_entropy")
     if report is None:
-        return render(loss, path, grads=True)
-    return render(loss, path, grads=True, compare=report, formula="printed")
+        return render(loss, path, grads=True, collapse=collapse)
+    return render(loss, path, grads=True, collapse=collapse, compare=report, formula="printed")
 
 
 def _run_demo(args) -> int:
