@@ -280,7 +280,7 @@ def _axis(t: Tensor, axis, op: str):
 def apply(cls, *parents: Tensor, **params) -> Tensor:
     """Run primitive `cls` forward on the parents' arrays and, unless in no_grad(), record the new node."""
     needs = tuple([p.requires_grad for p in parents])
-    fn = cls(needs, **params)
+    fn = cls(needs, **params) if params else cls(needs)
     try:
         out = fn.forward(*[p.data for p in parents])
     except (ValueError, TypeError, IndexError) as e:
