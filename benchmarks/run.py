@@ -231,9 +231,10 @@ WHY = """\
   drawing shows both), and the per-step products (U h, the sum, tanh) are separate nodes; the hoisted hand BPTT keeps
   six whole-sequence buffers. HIPS autograd measures below the hand BPTT: its version of the model works step by
   step and holds no whole-sequence arrays.
-- **Linear in T.** Per-step time grows from T = 1,000 to 10,000 only while Python's cyclic garbage collector is on
-  (its full collections scan the growing graph); with it off the per-step time is flat, so nothing in the engine is
-  quadratic (the slices of W x + b add their gradients in place: `tests/test_perf_guard.py`).
+- **Linear in T.** From T = 1,000 to 10,000 the time per step grows by a small factor, never by the 10× of a
+  quadratic walk: the slices of W x + b add their gradients in place (`tests/test_perf_guard.py` pins it). What
+  growth there is follows memory — Python's cyclic garbage collector scanning a graph ten times larger (the rows
+  with it off), and fresh pages for it.
 - Ratios on a shared 2-core machine move by ±10 % from run to run (other work shares the cores); a target within
   that of its bound is neither safely held nor safely missed.
 """

@@ -307,14 +307,9 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
-    """out = the tensors joined along an existing axis."""
+    """out = the tensors joined along an existing axis (shapes that do not join: apply's ValueError names them)."""
     tensors = [_lift(t) for t in tensors]
-    shapes = [t.shape for t in tensors]
-    try:
-        np.concatenate([np.empty(s, dtype=bool) for s in shapes], axis=axis)
-    except (ValueError, TypeError, np.exceptions.AxisError) as e:
-        raise ValueError(f"concatenate{_where()}: shapes {shapes} do not join along axis {axis}: {e}") from None
-    return apply(ops.Concatenate, *tensors, axis=axis)
+    return apply(ops.Concatenate, *tensors, axis=_axis(tensors[0], axis, "concatenate") if tensors else axis)
 
 
 def topological_order(root: Tensor, grad_only: bool = False) -> list[Tensor]:
