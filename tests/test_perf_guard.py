@@ -116,3 +116,10 @@ def test_no_gradient_is_computed_for_the_inputs():
     loss.backward()
     x = next(n for n in topological_order(loss) if n.name == "x")
     assert not x.requires_grad and x.grad is None
+
+
+def test_nodes_hash_by_identity():
+    """topological_order keeps nodes in a set: that needs Tensor's identity hash (no elementwise __eq__)."""
+    from tinygrad_rnn.tensor import Tensor
+
+    assert Tensor.__eq__ is object.__eq__ and Tensor.__hash__ is object.__hash__

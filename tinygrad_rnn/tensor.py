@@ -314,17 +314,17 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
 
 def topological_order(root: Tensor, grad_only: bool = False) -> list[Tensor]:
     """Every node `root` depends on, parents before children; iterative DFS in argument order (deterministic)."""
-    order, seen, stack_ = [], set(), [(root, False)]
+    order, seen, stack_ = [], set(), [(root, False)]  # nodes hash by identity: Tensor defines no __eq__
     push, pop, mark = stack_.append, stack_.pop, seen.add
     while stack_:
         node, expanded = pop()
         if expanded:
             order.append(node)
-        elif id(node) not in seen:
-            mark(id(node))
+        elif node not in seen:
+            mark(node)
             push((node, True))
             for p in reversed(node.parents):
-                if (p.requires_grad or not grad_only) and id(p) not in seen:
+                if (p.requires_grad or not grad_only) and p not in seen:
                     push((p, False))
     return order
 
