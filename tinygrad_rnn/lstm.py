@@ -111,28 +111,6 @@ class _Gated(Module):
         """o_t = V h_t + b_y."""
         return _mv(self.V, h) + self.b_y
 
-    def _initial(self, value, shape: tuple, name: str, where: str) -> Tensor:
-        """An initial state h_0 / c_0: zeros when None, else an array or Tensor of shape (H,) or (B, H)."""
-        H = self.hidden_size
-        allowed = {(H,), shape}
-        expected = " or ".join(map(str, sorted(allowed)))
-        if value is None:
-            return Tensor(np.zeros(shape, dtype=self.dtype), requires_grad=True, name=name)
-        if isinstance(value, Tensor):
-            if value.shape not in allowed:
-                raise ValueError(f"{where}: {name[0]}0 has shape {value.shape}; expected {expected}")
-            if value.op in (None, "detach"):  # a leaf, e.g. the detached last state of the previous chunk
-                value.name = name
-            return value
-        arr = np.asarray(value)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{where}: {name[0]}0 must hold real numbers, got dtype {arr.dtype}")
-        if arr.shape not in allowed:
-            raise ValueError(f"{where}: {name[0]}0 has shape {arr.shape}; expected {expected}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{where}: {name[0]}0 has a non-finite value")
-        return Tensor(arr.astype(self.dtype), requires_grad=True, name=name)
-
     def _unroll(self, seq, h0, c0, where: str) -> GatedTrace:
         raise NotImplementedError
 
@@ -224,7 +202,7 @@ class LSTM(_Gated):
                 raise ValueError(f"{where}: give the initial state either as h0=(h, c) or as h0=h, c0=c")
             h0, c0 = h0
         xs, shape = self._inputs(seq)
-        tr = GatedTrace(h0=self._initial(h0, shape, "h_0", where), c0=self._initial(c0, shape, "c_0", where))
+        tr = GatedTrace(h0=self.initial_state(h0, shape, "h_0", where), c0=self.initial_state(c0, shape, "c_0", where))
         h, c = tr.h0, tr.c0
         for t in range(1, len(xs) + 1):
             with scope(f"t={t}"):
@@ -265,7 +243,7 @@ class GRU(_Gated):
 
     def _unroll(self, seq, h0, where: str) -> GatedTrace:
         xs, shape = self._inputs(seq)
-        tr = GatedTrace(h0=self._initial(h0, shape, "h_0", where))
+        tr = GatedTrace(h0=self.initial_state(h0, shape, "h_0", where))
         h = tr.h0
         for t in range(1, len(xs) + 1):
             with scope(f"t={t}"):

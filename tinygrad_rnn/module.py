@@ -59,6 +59,29 @@ class Module:
         return self
 
 
+    def initial_state(self, value, shape: tuple, name: str, where: str) -> Tensor:
+        """An initial state h_0 / c_0: zeros when None, else an array or Tensor of shape (H,) or (B, H)."""
+        H = self.hidden_size
+        allowed = {(H,), shape}
+        expected = " or ".join(map(str, sorted(allowed)))
+        if value is None:
+            return Tensor(np.zeros(shape, dtype=self.dtype), requires_grad=True, name=name)
+        if isinstance(value, Tensor):
+            if value.shape not in allowed:
+                raise ValueError(f"{where}: {name[0]}0 has shape {value.shape}; expected {expected}")
+            if value.op in (None, "detach"):  # a leaf, e.g. the detached last state of the previous chunk
+                value.name = name
+            return value
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{where}: {name[0]}0 must hold real numbers, got dtype {arr.dtype}")
+        if arr.shape not in allowed:
+            raise ValueError(f"{where}: {name[0]}0 has shape {arr.shape}; expected {expected}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{where}: {name[0]}0 has a non-finite value")
+        return Tensor(arr.astype(self.dtype), requires_grad=True, name=name)
+
+
 def output_loss(o: Tensor, y, t: int, head: str = "softmax") -> tuple[Tensor, Tensor]:
     """The output head of step t: (ŷ_t, L_t).
 

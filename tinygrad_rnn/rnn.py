@@ -170,7 +170,7 @@ class RNN(Module):
         softmax-cross-entropy node (backward ŷ − y). `trace` keeps h_0, h_1..h_T (as rows) and L."""
         T, B, D = seq.xs.shape
         trace = Trace(
-            h0=self._initial_state(h0, (B, self.hidden_size) if seq.batched else (self.hidden_size,), "RNN.loss")
+            h0=self.initial_state(h0, (B, self.hidden_size) if seq.batched else (self.hidden_size,), "h_0", "RNN.loss")
         )
         x = Tensor(seq.xs.reshape(T * B, D).astype(self.dtype, copy=False), name="x")
         a = x @ self.W.T + self.b  # W x_t + b for every t: rows (t − 1)·B … t·B − 1 are a_t
@@ -197,7 +197,7 @@ class RNN(Module):
         dh = self._perturbation(perturb, "perturb", "h", T, h_shape, where)
         do = self._perturbation(perturb_o, "perturb_o", "o", T, o_shape, where)
         xs = seq.xs.astype(self.dtype) if seq.batched else seq.xs[:, 0].astype(self.dtype)
-        trace = Trace(h0=self._initial_state(h0, h_shape, where))
+        trace = Trace(h0=self.initial_state(h0, h_shape, "h_0", where))
         h = trace.h0
         for t in range(1, T + 1):
             with scope(f"t={t}"):
@@ -210,26 +210,6 @@ class RNN(Module):
             trace.h.append(h)
             trace.o.append(o)
         return trace
-
-    def _initial_state(self, h0, shape: tuple, where: str) -> Tensor:
-        H = self.hidden_size
-        if h0 is None:
-            return Tensor(np.zeros(shape, dtype=self.dtype), requires_grad=True, name="h_0")
-        allowed = {(H,), shape}
-        if isinstance(h0, Tensor):
-            if h0.shape not in allowed:
-                raise ValueError(f"{where}: h0 has shape {h0.shape}; expected {' or '.join(map(str, sorted(allowed)))}")
-            if h0.op in (None, "detach"):  # a leaf (e.g. the detached last state of the previous chunk) is h_0 here
-                h0.name = "h_0"
-            return h0
-        arr = np.asarray(h0)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{where}: h0 must hold real numbers, got dtype {arr.dtype}")
-        if arr.shape not in allowed:
-            raise ValueError(f"{where}: h0 has shape {arr.shape}; expected {' or '.join(map(str, sorted(allowed)))}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{where}: h0 has a non-finite value")
-        return Tensor(arr.astype(self.dtype), requires_grad=True, name="h_0")
 
     def _perturbation(self, perturb, arg: str, sym: str, T: int, shape: tuple, where: str) -> dict:
         if not perturb:
