@@ -7,10 +7,12 @@ Method. Each implementation runs in its own worker process (so one framework's g
 not disturb another) and is checked against the hand BPTT (loss and all five gradients) before it is timed. The
 parent then asks the workers for timing samples round after round, interleaved in a rotating order, with a pause
 between samples (OpenBLAS threads spin for a while after a call). A sample is the mean of n calls (n chosen so a
-sample lasts a few milliseconds); the ratio of a round is sample / the hand BPTT's sample of the same round; the table
-shows the median of these paired ratios. Peak memory of one step is measured with tracemalloc (numpy allocations are
-traced; PyTorch's own allocator is not, so it is left out). The BLAS thread count is fixed for every worker
-(OPENBLAS_NUM_THREADS, torch.set_num_threads) and stated in the results.
+sample lasts a few tens of milliseconds), timed in CPU time of the worker (time.process_time) when BLAS runs one
+thread — the cores are shared, and CPU time leaves out the time other processes hold them — and in wall time
+(time.perf_counter) with more threads. The ratio of a round is sample / the hand BPTT's sample of the same round;
+the table shows the median of these paired ratios. Peak memory of building an implementation and one step is
+measured with tracemalloc (numpy allocations are traced; PyTorch's own allocator is not, so it is left out). The BLAS
+thread count is fixed for every worker (OPENBLAS_NUM_THREADS, torch.set_num_threads) and stated in the results.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def _worker(conn, name: str, shape: tuple, dtype: str, threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
+    clock = time.process_time if threads == 1 else time.perf_counter  # CPU time: other processes' load excluded
     params, xs, ys = impls.make_problem(*shape, dtype=np.dtype(dtype))
     try:
         step = impls.build(name, params, xs, ys)
@@ -51,10 +54,10 @@ def _worker(conn, name: str, shape: tuple, dtype: str, threads: int) -> None:
         msg = conn.recv()
         if msg[0] == "time":
             n = msg[1]
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(n):
                 step()
-            conn.send((time.perf_counter() - t0) / n)
+            conn.send((clock() - t0) / n)
         elif msg[0] == "memory":  # peak of building the implementation and one step (the hand BPTT's buffers count)
             import tracemalloc
 
@@ -75,9 +78,9 @@ def _worker(conn, name: str, shape: tuple, dtype: str, threads: int) -> None:
             for _ in range(repeats):
                 for gc_on in (True, False):
                     (gc.enable if gc_on else gc.disable)()
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     step_T()
-                    best[gc_on] = min(best[gc_on], time.perf_counter() - t0)
+                    best[gc_on] = min(best[gc_on], clock() - t0)
                     gc.enable()
             del step_T
             conn.send((best[True] / T, best[False] / T))
@@ -262,7 +265,8 @@ def machine_lines(threads: int) -> list[str]:
     return [
         f"- machine: {cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, numpy {np.__version__} ({blas}), BLAS threads: {threads}"
-        " (OPENBLAS_NUM_THREADS / torch.set_num_threads in every worker)",
+        " (OPENBLAS_NUM_THREADS / torch.set_num_threads in every worker); clock: "
+        + ("CPU time of each worker (time.process_time)" if threads == 1 else "wall time (time.perf_counter)"),
         f"- peers installed: {', '.join(peers) or 'none'}",
     ]
 
@@ -413,7 +417,11 @@ def main(argv=None) -> int:
             failed |= bool(errors[s])
             log("  " + ", ".join(f"{n} {r:.2f}" for n, r in ratios[s].items()))
         os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(args.threads)
-        lines += ["", f"## The same, float64, with {also} BLAS threads per worker (the cores are shared: noisier)", ""]
+        lines += [
+            "",
+            f"## The same, float64, with {also} BLAS threads per worker (wall time; shared cores: noisier)",
+            "",
+        ]
         lines += table(names, big, ratios, seconds, errors)
     mem = {}
     mem_sizes = ["tiny"] if args.quick else ["medium", "large"]
