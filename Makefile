@@ -10,7 +10,7 @@ endif
 PY := $(BIN)/python
 STAMP := $(BIN)/.tinygrad_rnn-installed
 
-.PHONY: setup dot demo test lint format gallery bench examples clean
+.PHONY: setup dot demo test lint format gallery bench bench-peers examples clean
 
 $(PY):
 	$(PYTHON) -m venv .venv
@@ -57,6 +57,12 @@ gallery: setup
 bench: setup
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_draw.py
+
+# The peers of the benchmark table (optional; run.py skips any that is missing). torch is pinned to the CPU build
+# that pip finds on this kind of machine: a plain `torch` would pull a multi-GB CUDA build.
+bench-peers: setup
+	$(PY) -m pip install --quiet torch==2.13.0 autograd mygrad
+	$(MAKE) bench
 
 examples: setup
 	$(PY) examples/lecture_walkthrough.py

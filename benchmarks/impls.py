@@ -133,12 +133,12 @@ def hand_steps(params, xs, ys):
 # ---- the engine ---------------------------------------------------------------------------------------------------
 
 
-def _engine_step(tensors, make_loss):
+def _engine_step(tensors, make_loss, retain_grads=True):
     def step():
         for p in tensors.values():
             p.grad = None
         loss = make_loss()
-        loss.backward()
+        loss.backward(retain_grads=retain_grads)
         return float(loss.item()), {k: p.grad for k, p in tensors.items()}
 
     return step
@@ -161,35 +161,10 @@ def engine_lecture(params, xs, ys):
 
 
 def engine_fast(params, xs, ys):
-    """tinygrad_rnn, fast mode: W x_t and V h_t for all steps in one matmul each, primitive tanh, fused softmax-CE."""
-    import inspect
-
-    from tinygrad_rnn.rnn import RNN
-
-    if "fast" in inspect.signature(RNN).parameters:
-        rnn = _rnn(params, xs, fast=True)
-        return _engine_step(rnn.named_parameters(), lambda: rnn.loss(xs, ys))
-    from tinygrad_rnn.tensor import Tensor
-
-    P = {k: Tensor(v.copy(), requires_grad=True, name=k) for k, v in params.items()}
-    return _engine_step(P, lambda: fast_graph(P, xs, ys))
-
-
-def fast_graph(P, xs, ys):
-    """The fast-mode graph written out: one matmul for W x_t + b over all steps, one for V h_t + c, fused loss."""
-    from tinygrad_rnn import functional as F
-    from tinygrad_rnn.tensor import Tensor, concatenate, scope
-
-    T, B, D = xs.shape
-    A = Tensor(xs.reshape(T * B, D)) @ P["W"].T + P["b"]
-    UT = P["U"].T
-    h = Tensor(np.zeros((B, UT.shape[0]), dtype=xs.dtype), requires_grad=True)
-    hs = []
-    for t in range(T):
-        with scope(f"t={t + 1}"):
-            h = (A[t * B : (t + 1) * B] + h @ UT).tanh()
-        hs.append(h)
-    return F.softmax_cross_entropy(concatenate(hs) @ P["V"].T + P["c"], ys.reshape(T * B))
+    """tinygrad_rnn, fast mode: W x_t and V h_t for all steps in one matmul each, primitive tanh, fused softmax-CE;
+    backward(retain_grads=False), as a training loop runs it (interior gradients freed once passed on)."""
+    rnn = _rnn(params, xs, fast=True)
+    return _engine_step(rnn.named_parameters(), lambda: rnn.loss(xs, ys), retain_grads=False)
 
 
 # ---- peers --------------------------------------------------------------------------------------------------------

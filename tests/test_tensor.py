@@ -231,3 +231,14 @@ def test_ndarray_on_the_left_defers_to_tensor(a, data):
     y = np.ones_like(a) * x + a
     assert isinstance(y, Tensor)
     gradcheck(lambda x: np.full_like(a, 2.0) / (x * x + 1.0), x)
+
+
+def test_retain_grads_false_frees_interior_gradients_only():
+    x = leaf([1.0, -2.0])
+    h = (x * 3.0).tanh()
+    y = (h * h).sum()
+    y.backward(retain_grads=False)
+    assert h.grad is None and y.grad == 1.0  # interior freed, the root keeps its seed
+    kept = leaf([1.0, -2.0])
+    ((kept * 3.0).tanh() ** 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, kept.grad)  # the same leaf gradients either way

@@ -111,8 +111,12 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    def backward(self, grad=None) -> None:
-        """Fill `.grad` of every node that requires it with ∂self/∂node (∂L/∂node for a loss L)."""
+    def backward(self, grad=None, retain_grads: bool = True) -> None:
+        """Fill `.grad` of every node that requires it with ∂self/∂node (∂L/∂node for a loss L).
+
+        retain_grads=False drops each interior gradient once it has been passed on (leaves and `self` keep
+        theirs), as PyTorch does by default: less memory, but the graph can no longer be drawn with gradients.
+        """
         if not self.requires_grad:
             raise ValueError(
                 f"backward() on a tensor that does not require grad (shape {self.shape}): nothing it depends on "
@@ -142,22 +146,14 @@ class Tensor:
                 if parent.grad is None and parent._fn is not None:  # a fresh zero-filled array: the parent's own
                     (parent.grad,) = fn.backward(node.grad)
                     owned.add(id(parent))
-                    continue
-                if _owns(parent, node.grad, owned):
+                elif _owns(parent, node.grad, owned):
                     fn.add_to(parent.grad, node.grad)
-                    continue
-            grads = fn.backward(node.grad)
-            for parent, g in zip(node.parents, grads):
-                if g is None or not parent.requires_grad:
-                    continue
-                if check and not np.all(np.isfinite(g)):
-                    raise FloatingPointError(f"backward of {fn.name}{_at(node)} produced NaN/inf")
-                if g.shape != parent.data.shape:
-                    g = _unbroadcast(g, parent.data.shape)
-                if parent.grad is None and parent._fn is not None:
-                    parent.grad = g  # the common case, inline: an interior node's first gradient, taken as it is
                 else:
-                    _accumulate(parent, g, owned)
+                    _propagate(node, fn, check, owned)
+            else:
+                _propagate(node, fn, check, owned)
+            if not retain_grads and node is not self:
+                node.grad = None
 
     # ---- operators: (method, reflected method) pairs, and unary ops, each one primitive ----
     __add__, __radd__ = _binop(ops.Add)
@@ -204,6 +200,21 @@ class Tensor:
     def transpose(self, *axes):
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         return apply(ops.Transpose, self, axes=axes or None)
+
+
+def _propagate(node: Tensor, fn, check: bool, owned: set) -> None:
+    """The chain rule at one node: hand ∂L/∂node · ∂node/∂parent to every parent that requires grad."""
+    for parent, g in zip(node.parents, fn.backward(node.grad)):
+        if g is None or not parent.requires_grad:
+            continue
+        if check and not np.all(np.isfinite(g)):
+            raise FloatingPointError(f"backward of {fn.name}{_at(node)} produced NaN/inf")
+        if g.shape != parent.data.shape:
+            g = _unbroadcast(g, parent.data.shape)
+        if parent.grad is None and parent._fn is not None:
+            parent.grad = g  # the common case, inline: an interior node's first gradient, taken as it is
+        else:
+            _accumulate(parent, g, owned)
 
 
 def _at(node: Tensor) -> str:

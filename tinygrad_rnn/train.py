@@ -133,7 +133,7 @@ def fit(
             if l2:
                 r = l2_penalty(params, l2)
                 total, pen = total + r, pen + r.item()
-            total.backward()
+            total.backward(retain_grads=False)  # training needs only the parameters' gradients
             hist.grad_norm.append(_global_norm(params) if clip is None else clip_grad_norm(params, clip))
             if clip_value is not None:
                 clip_grad_value(params, clip_value)
