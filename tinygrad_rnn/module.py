@@ -58,7 +58,6 @@ class Module:
             p.grad = None
         return self
 
-
     def initial_state(self, value, shape: tuple, name: str, where: str) -> Tensor:
         """An initial state h_0 / c_0: zeros when None, else an array or Tensor of shape (H,) or (B, H)."""
         H = self.hidden_size
