@@ -19,24 +19,15 @@ import numpy as np
 
 from tinygrad_rnn.lecture import validate_sequences
 from tinygrad_rnn.module import Module, output_loss
+from tinygrad_rnn.rnn import Trace, _mv, sizes
 from tinygrad_rnn.tensor import Tensor, scope, stack
 
 
 @dataclass
-class GatedTrace:
-    """The nodes of the last `forward`/`loss` call by symbol; each list is indexed by t − 1.
+class GatedTrace(Trace):
+    """The RNN's trace (x, h0, h, o, yhat, L per step, loss) plus the gates: LSTM adds c0, c, f, i, g, og;
+    GRU adds z, r, n. Each list is indexed by t − 1; `trace["h"]` and `trace.h` are the same list."""
 
-    Common with the RNN's trace: x, h0, h, o, yhat, L (per step), loss (the total). LSTM adds c0, c, f, i, g, og;
-    GRU adds z, r, n. `trace["h"]` and `trace.h` are the same list.
-    """
-
-    x: list[Tensor] = field(default_factory=list)
-    h0: Tensor | None = None
-    h: list[Tensor] = field(default_factory=list)
-    o: list[Tensor] = field(default_factory=list)
-    yhat: list[Tensor] = field(default_factory=list)
-    L: list[Tensor] = field(default_factory=list)
-    loss: Tensor | None = None
     c0: Tensor | None = None
     c: list[Tensor] = field(default_factory=list)
     f: list[Tensor] = field(default_factory=list)
@@ -46,14 +37,6 @@ class GatedTrace:
     z: list[Tensor] = field(default_factory=list)
     r: list[Tensor] = field(default_factory=list)
     n: list[Tensor] = field(default_factory=list)
-
-    def __getitem__(self, key: str):
-        return getattr(self, key)
-
-
-def _mv(M: Tensor, v: Tensor) -> Tensor:
-    """M v for a column vector v (1-D); for a batch of row vectors v (B, n) the same product is v Mᵀ."""
-    return M @ v if v.ndim == 1 else v @ M.T
 
 
 class _Gated(Module):
@@ -72,19 +55,13 @@ class _Gated(Module):
         dtype=np.float64,
     ) -> None:
         cls = type(self).__name__
-        sizes = []
-        for what, n in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size)):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-                raise TypeError(f"{cls}: {what} must be a whole number, got {n!r}")
-            if n < 1:
-                raise ValueError(f"{cls}: {what} must be ≥ 1, got {n}")
-            sizes.append(int(n))
+        D, H, K = sizes(cls, input_size=input_size, hidden_size=hidden_size, output_size=output_size)
         if head not in ("softmax", "linear"):
             raise ValueError(f"{cls}: unknown output head {head!r}: expected 'softmax' or 'linear'")
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"{cls}: dtype must be float32 or float64, got {self.dtype}")
-        self.input_size, self.hidden_size, self.output_size = D, H, K = sizes
+        self.input_size, self.hidden_size, self.output_size = D, H, K
         self.head = head
         rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(H)  # uniform(−1/√H, 1/√H), the usual initialisation of recurrent layers

@@ -40,12 +40,16 @@ def _mv(M: Tensor, v: Tensor) -> Tensor:
     return M @ v if v.ndim == 1 else v @ M.T
 
 
-def _positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"RNN: {name} must be a whole number, got {value!r}")
-    if value < 1:
-        raise ValueError(f"RNN: {name} must be ≥ 1, got {value}")
-    return int(value)
+def sizes(owner: str, **named) -> list[int]:
+    """The model's sizes as ints, each checked to be a whole number ≥ 1 (errors name the model and the size)."""
+    out = []
+    for name, value in named.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{owner}: {name} must be a whole number, got {value!r}")
+        if value < 1:
+            raise ValueError(f"{owner}: {name} must be ≥ 1, got {value}")
+        out.append(int(value))
+    return out
 
 
 def spectral_radius_of(M: np.ndarray) -> float:
@@ -80,8 +84,7 @@ class RNN(Module):
         head: str = "softmax",
         fast: bool = False,
     ):
-        D, H, K = (_positive(n, v) for n, v in [("input_size", input_size), ("hidden_size", hidden_size),
-                                                ("output_size", output_size)])  # fmt: skip
+        D, H, K = sizes("RNN", input_size=input_size, hidden_size=hidden_size, output_size=output_size)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"RNN: dtype must be float32 or float64, got {self.dtype}")
