@@ -88,8 +88,10 @@ def _run_check(args) -> int:
     return 0 if report.ok else 1
 
 
-def demo_problem():
-    """(rnn, xs, ys, text): the lecture RNN reading "hel" one-hot, predicting the next letters "ell" (D = H = K = 3)."""
+def demo_problem(**rnn_options):
+    """(rnn, xs, ys, text): the lecture RNN reading "hel" one-hot, predicting the next letters "ell" (D = H = K = 3).
+
+    The demo's problem, and the gallery's (viz/make_gallery.py); `rnn_options` go to RNN."""
     import numpy as np
 
     from tinygrad_rnn.rnn import RNN
@@ -97,7 +99,8 @@ def demo_problem():
     vocab = "hel"
     xs = np.eye(3)[[vocab.index(ch) for ch in "hel"]]
     ys = np.array([vocab.index(ch) for ch in "ell"])
-    return RNN(3, 3, 3, seed=0), xs, ys, "inputs x_1..x_3 = 'h', 'e', 'l' (one-hot); targets y_1..y_3 = 'e', 'l', 'l'"
+    text = "inputs x_1..x_3 = 'h', 'e', 'l' (one-hot); targets y_1..y_3 = 'e', 'l', 'l'"
+    return RNN(3, 3, 3, seed=0, **rnn_options), xs, ys, text
 
 
 def _draw_demo(loss, path: str, report=None):

@@ -15,6 +15,7 @@ import numpy as np
 
 from tinygrad_rnn import Tensor
 from tinygrad_rnn import functional as F
+from tinygrad_rnn.cli import demo_problem
 from tinygrad_rnn.draw import render, to_dot
 from tinygrad_rnn.rnn import RNN
 
@@ -34,11 +35,8 @@ class Picture:
 
 
 def _hel_problem(**rnn_options):
-    """The lecture RNN reading 'hel' (one-hot) and predicting 'ell': D = H = K = 3."""
-    vocab = "hel"
-    xs = np.eye(3)[[vocab.index(ch) for ch in "hel"]]
-    ys = np.array([vocab.index(ch) for ch in "ell"])
-    return RNN(3, 3, 3, seed=0, **rnn_options), xs, ys
+    """The demo's problem: the lecture RNN reading 'hel' (one-hot) and predicting 'ell', D = H = K = 3."""
+    return demo_problem(**rnn_options)[:3]
 
 
 def rnn_t3_values_grads() -> Picture:
