@@ -9,7 +9,7 @@
 import numpy as np
 
 from tinygrad_rnn import functional as F
-from tinygrad_rnn import lecture
+from tinygrad_rnn import lecture, report
 from tinygrad_rnn.gradcheck import jacobian
 from tinygrad_rnn.rnn import RNN
 from tinygrad_rnn.tensor import Tensor
@@ -109,8 +109,8 @@ show("C. d tanh/dx = 1 − tanh²", np.diag(lecture.tanh_grad(z)), jacobian(F.ta
 # ## All at once: the comparison report (what `tinygrad-rnn check` and `tinygrad-rnn demo` print)
 
 # %%
-report = lecture.compare(rnn, xs, ys)
-print(report)
+check = report.compare(rnn, xs, ys)
+print(check)
 
 # %% [markdown]
 # ## Truncated BPTT

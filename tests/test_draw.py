@@ -398,7 +398,7 @@ def test_frames_one_picture_per_backward_step(tmp_path):
 
 
 def test_lecture_comparison_colours_nodes_by_the_formula_error():
-    from tinygrad_rnn.lecture import compare
+    from tinygrad_rnn.report import compare
 
     vocab = "hel"
     xs = np.eye(3)[[vocab.index(c) for c in "hel"]]

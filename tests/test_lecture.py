@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tinygrad_rnn import functional as F
 from tinygrad_rnn import lecture
+from tinygrad_rnn import report as report_mod
 from tinygrad_rnn.gradcheck import jacobian
 from tinygrad_rnn.rnn import RNN
 from tinygrad_rnn.tensor import Tensor
@@ -71,7 +72,7 @@ def test_corrected_bptt_equals_autodiff(s):
 @example({"T": 1, "B": 1, "D": 2, "H": 2, "K": 3, "seed": 0})
 def test_compare_rows_agree_with_finite_differences(s):
     rnn, xs, ys = problem(**s)
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     T = s["T"]
     names = ["W", "U", "V", "b", "c"] + [f"h_{t}" for t in range(1, T + 1)] + [f"o_{t}" for t in range(1, T + 1)]
     assert [r.quantity for r in report.rows] == names
@@ -122,7 +123,7 @@ def test_initial_state_given_and_shared_by_the_batch():
         for name in ["W", "U", "V", "b", "c", "h", "o", "h0"]:
             np.testing.assert_allclose(by_hand[name], engine[name], **EXACT, err_msg=name)
         assert by_hand["h0"].shape == h0.shape
-        report = lecture.compare(rnn, xs, ys, h0)
+        report = report_mod.compare(rnn, xs, ys, h0)
         assert report.ok
 
 
@@ -133,7 +134,7 @@ def test_linear_head_gradients_equal_autodiff_and_finite_differences():
     by_hand = lecture.bptt_gradients(**rnn.arrays(), xs=xs, ys=ys, head="linear")
     for name in ["W", "U", "V", "b", "c", "h", "o"]:
         np.testing.assert_allclose(by_hand[name], engine[name], **EXACT, err_msg=name)
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     assert report.ok
     assert all(r.as_printed is None for r in report.rows)
     assert any("linear head" in e for e in report.explanations)
@@ -157,7 +158,7 @@ def test_as_printed_does_not_type_check_when_D_differs_from_H(s):
     with pytest.raises(lecture.PrintedFormulaError, match=rf"D={s['D']} inputs and H={s['H']} hidden units"):
         lecture.bptt_gradients(**rnn.arrays(), xs=xs, ys=ys, as_printed=True)
     assert issubclass(lecture.PrintedFormulaError, ValueError)
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     T = s["T"]
     untyped = {"W", "U"} | {f"h_{t}" for t in range(1, T)}
     for r in report.rows:
@@ -200,7 +201,7 @@ def test_as_printed_gives_wrong_numbers_when_D_equals_H(s):
     np.testing.assert_allclose(printed["h"][T - 1], right["h"][T - 1], **EXACT)
     np.testing.assert_allclose(printed["o"], right["o"], **EXACT)
     np.testing.assert_allclose(printed["V"], right["V"], **EXACT)
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     wrong = {r.quantity for r in report.rows if r.printed_verdict == "WRONG"}
     assert wrong == {"W", "U"} | {f"h_{t}" for t in range(1, T)}
     assert report.ok
@@ -217,7 +218,7 @@ def test_degenerate_one_class_makes_every_gradient_zero():
     right = lecture.bptt_gradients(**rnn.arrays(), xs=xs, ys=ys)
     for name in ["W", "U", "V", "h", "o"]:
         assert not np.any(right[name]) and not np.any(printed[name]), name
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     assert not any(r.printed_verdict == "WRONG" for r in report.rows)
     assert any("Every gradient is zero" in e for e in report.explanations)
 
@@ -242,7 +243,7 @@ def test_degenerate_W_equal_to_U_hides_the_swap_in_the_recursion_but_swaps_the_n
     np.testing.assert_allclose(printed["W"], right["U"], **EXACT)
     np.testing.assert_allclose(printed["U"], right["W"], **EXACT)
     assert np.max(np.abs(printed["W"] - right["W"])) > 1e-3  # still wrong under its own name
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     assert {r.quantity for r in report.rows if r.printed_verdict == "WRONG"} == {"W", "U"}
     assert any("Here W = U" in e for e in report.explanations)
 
@@ -415,7 +416,7 @@ def test_batched_errors_name_the_batch_index():
 
 def test_report_table_is_readable_in_120_columns():
     rnn, xs, ys = problem(T=3, B=2, D=4, H=4, K=3, seed=1)
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     text = str(report)
     assert all(len(line) <= 120 for line in text.splitlines())
     lines = text.splitlines()
@@ -435,7 +436,7 @@ def test_report_flags_a_corrupted_engine_gradient(monkeypatch):
 
     monkeypatch.setattr(ops.Tanh, "backward", lambda self, g: (g * (1.0 - self.saved[0]),))
     rnn, xs, ys = problem(T=3, D=2, H=3, K=2, seed=0)
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     assert not report.ok
     bad = {r.quantity for r in report.rows if r.verdict == "MISMATCH"}
     assert {"W", "U", "b", "h_1", "h_2"} <= bad  # everything behind a tanh
@@ -446,7 +447,7 @@ def test_report_flags_a_corrupted_engine_gradient(monkeypatch):
 
 def test_compare_keeps_the_autodiff_graph_as_the_trace():
     rnn, xs, ys = problem(T=3, D=2, H=2, K=2, seed=0)
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     assert rnn.trace.loss is report.loss and report.loss.name == "L"
     assert rnn.trace.h[0].grad is not None
 
@@ -455,7 +456,7 @@ def test_float32_model_is_compared_with_float32_tolerances():
     rnn, xs, ys = problem(T=3, D=2, H=3, K=2, seed=0, dtype=np.float32)
     for p in rnn.parameters():
         p.data = p.data.astype(np.float32)
-    report = lecture.compare(rnn, xs, ys)
+    report = report_mod.compare(rnn, xs, ys)
     assert report.ok
     assert report.rows[0].autodiff.dtype == np.float64 and rnn.W.grad.dtype == np.float32
 

@@ -249,7 +249,7 @@ def test_bad_input_is_named(kind):
         model.loss(np.zeros((3, 2)), [0, 4, 1])
     with pytest.raises(ValueError, match=rf"{kind}.forward: h0 has shape \(2,\)"):
         model.forward(np.zeros((5, 2)), np.zeros(2))
-    with pytest.raises(ValueError, match=rf"{kind}: hidden_size must be ≥ 1, got 0"):
+    with pytest.raises(ValueError, match=rf"{kind}: hidden_size must be a whole number ≥ 1, got 0"):
         MODELS[kind](2, 0, 4)
     with pytest.raises(ValueError, match=rf"{kind}: unknown output head 'tanh'"):
         MODELS[kind](2, 3, 4, head="tanh")

@@ -79,7 +79,8 @@ def test_a_fast_step_is_four_primitives():
     loss = _loss(5, fast=True)
     step = collections.Counter(n.op for n in topological_order(loss) if n.scope == "t=3")
     assert step == {"getitem": 1, "matmul": 1, "add": 1, "tanh": 1}
-    assert sum(1 for n in topological_order(loss) if n.scope is None) == 17  # inputs, parameters, h_0, the two
+    assert sum(1 for n in topological_order(loss) if n.scope == "t=0") == 1  # h_0
+    assert sum(1 for n in topological_order(loss) if n.scope is None) == 16  # inputs, parameters, the two
     # whole-sequence matmuls with their transposes and biases, concatenate, the fused loss and its sum
 
 

@@ -62,15 +62,15 @@ def test_nodes_carry_the_lecture_names_and_step_scopes():
             assert (node.name, node.scope) == (f"{name}_{t}", f"t={t}")
         assert (tr.L[t - 1].name, tr.L[t - 1].scope) == (f"L_{t}", f"t={t}")
         assert not tr.x[t - 1].requires_grad and tr.x[t - 1].op is None
-    assert (tr.h0.name, tr.h0.scope, tr.h0.op) == ("h_0", None, None)
+    assert (tr.h0.name, tr.h0.scope, tr.h0.op) == ("h_0", "t=0", None)
     assert (L.name, L.scope) == ("L", None) and tr.loss is L and tr["h"] is tr.h
     nodes = topological_order(L)
     named = {n.name for n in nodes if n.name}
     assert {"W", "U", "V", "b", "c", "h_0", "L"} | {f"{s}_{t}" for s in "xhoL" for t in (1, 2, 3)} <= named
-    # every node is in a step scope except the parameters, h_0 and the sum giving L
+    # every node is in a step scope except the parameters and the sum giving L; h_0 is in the "t=0" scope
     outside = [n for n in nodes if n.scope is None]
-    assert {n.name for n in outside if n.name} == {"W", "U", "V", "b", "c", "h_0", "L"}
-    assert all(n.scope in ("t=1", "t=2", "t=3") for n in nodes if n.scope is not None)
+    assert {n.name for n in outside if n.name} == {"W", "U", "V", "b", "c", "L"}
+    assert all(n.scope in ("t=0", "t=1", "t=2", "t=3") for n in nodes if n.scope is not None)
     # the recurrent edge: h_2 depends on h_1, which feeds o_1 as well (the interior diamond)
     assert tr.h[0] in topological_order(tr.h[1]) and tr.h[0] in topological_order(tr.o[0])
 
@@ -286,10 +286,9 @@ def test_save_and_load_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(input_size=0, hidden_size=2, output_size=2), ValueError, "input_size must be ≥ 1"),
+        (dict(input_size=0, hidden_size=2, output_size=2), ValueError, "input_size must be a whole number ≥ 1"),
         (dict(input_size=2, hidden_size=2.5, output_size=2), TypeError, "hidden_size must be a whole number"),
         (dict(input_size=2, hidden_size=2, output_size=2, tanh="fast"), ValueError, "tanh must be"),
-        (dict(input_size=2, hidden_size=2, output_size=2, softmax="primitive"), ValueError, "softmax must be"),
         (dict(input_size=2, hidden_size=2, output_size=2, head="sigmoid"), ValueError, "unknown output head"),
         (dict(input_size=2, hidden_size=2, output_size=2, dtype=np.int64), TypeError, "dtype must be float32"),
         (dict(input_size=2, hidden_size=2, output_size=2, spectral_radius=-1), ValueError, "spectral_radius"),

@@ -76,7 +76,7 @@ def _add_lecture_commands(sub) -> None:
 def _run_check(args) -> int:
     import numpy as np
 
-    from tinygrad_rnn.lecture import compare
+    from tinygrad_rnn.report import compare
     from tinygrad_rnn.rnn import RNN
 
     rng = np.random.default_rng(args.seed)
@@ -119,7 +119,7 @@ def _draw_demo(loss, path: str, report=None):
 
 
 def _run_demo(args) -> int:
-    from tinygrad_rnn.lecture import compare
+    from tinygrad_rnn.report import compare
 
     rnn, xs, ys, text = demo_problem()
     print(f"The lecture's RNN, T=3 steps: {text}\n")
@@ -436,7 +436,7 @@ def _run_draw(args) -> int:
     rnn = RNN(args.input, args.hidden, args.classes, seed=args.seed, spectral_radius=args.radius, tanh=args.tanh)
     report = None
     if args.compare:
-        from tinygrad_rnn.lecture import compare
+        from tinygrad_rnn.report import compare
 
         report = compare(rnn, xs, ys)
         loss = report.loss

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_rnn.lecture import validate_sequences
-from tinygrad_rnn.module import output_loss
+from tinygrad_rnn.inputs import validate_sequences, whole_number
+from tinygrad_rnn.rnn import RNN
 from tinygrad_rnn.tensor import Tensor
 
 __all__ = [
@@ -78,25 +78,22 @@ def hidden_gradient_norms(model, xs, ys, *, loss: str = "last", h0=None) -> np.n
     """
     if loss not in ("last", "all"):
         raise ValueError(f"hidden_gradient_norms: loss must be 'last' or 'all', got {loss!r}")
-    head = getattr(model, "head", "softmax")
     seq = validate_sequences(
-        xs, ys, input_size=model.input_size, output_size=model.output_size, head=head, where="hidden_gradient_norms"
+        xs,
+        ys,
+        input_size=model.input_size,
+        output_size=model.output_size,
+        head=model.head,
+        where="hidden_gradient_norms",
     )
-    targets = seq.index if seq.index is not None else seq.ys
+    mask = None
+    if loss == "last":  # L = L_T: every other step's loss weighted 0
+        mask = np.zeros(seq.xs.shape[:2] if seq.batched else seq.xs.shape[:1])
+        mask[-1] = 1.0
     model.zero_grad()
-    hs, os = model.forward(xs, h0)
-    T = len(os)
-
-    def step_loss(t: int):
-        y = targets[t - 1] if seq.batched else targets[t - 1, 0]
-        return output_loss(os[t - 1], y, t, head)[1]
-
-    L = step_loss(T)
-    if loss == "all":
-        for t in range(T - 1, 0, -1):
-            L = L + step_loss(t)
+    L = model.loss(xs, ys, h0, mask=mask)
     L.backward()
-    return np.array([np.linalg.norm(h.grad) if h.grad is not None else 0.0 for h in hs])
+    return np.array([np.linalg.norm(h.grad) if h.grad is not None else 0.0 for h in model.trace.h])
 
 
 def _hidden_values(hs) -> np.ndarray:
@@ -260,14 +257,11 @@ def radius_sweep(
     `steps` (inputs multiplied by `input_scale`) with the loss at the last step only, L = L_T. Profiles are
     geometric means over every sequence of every trial, because the norms spread over orders of magnitude.
     """
-    from tinygrad_rnn.rnn import RNN
-
     radii = [float(r) for r in radii]
     if not radii or any(not np.isfinite(r) or r <= 0 for r in radii):
         raise ValueError(f"radius_sweep: radii must be positive numbers, got {radii}")
     for what, n in (("steps", steps), ("hidden", hidden), ("vocab", vocab), ("batch", batch), ("trials", trials)):
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"radius_sweep: {what} must be a whole number ≥ 1, got {n!r}")
+        whole_number(n, what, "radius_sweep")
     if not (np.isfinite(input_scale) and input_scale >= 0):
         raise ValueError(f"radius_sweep: input_scale must be a finite number ≥ 0, got {input_scale!r}")
     T = steps

@@ -21,7 +21,7 @@ import numpy as np
 from tinygrad_rnn.data import check_series
 from tinygrad_rnn.optim import SGD, Adagrad, Adam
 from tinygrad_rnn.tensor import Tensor, no_grad, scope, stack
-from tinygrad_rnn.train import History, detach_state, final_state, fit
+from tinygrad_rnn.train import History, fit
 
 __all__ = [
     "rmse",
@@ -158,11 +158,11 @@ def closed_loop(model, context, horizon: int) -> np.ndarray:
         state = None
         if len(c) > 1:
             model.forward(c[:-1])
-            state = final_state(model)
+            state = model.state
         x = c[-1]
         for _ in range(horizon):
             _, os = model.forward(x[None], state)
-            state = final_state(model)
+            state = model.state
             x = os[-1].data
             out.append(x)
     out = np.stack(out)
@@ -235,21 +235,16 @@ def feedback_loss(
 
     Step t = 1..L: x_t = y_{t−1} when t = 1, t ≤ washout, or with probability p = `teacher_forcing` (one draw per
     step, shared by the batch); otherwise x_t = ŷ_{t−1}, the model's own output (free-running). The first
-    `washout` steps only set the state and are not scored. The model needs `step(x, h) -> (h, o)` (the lecture RNN).
+    `washout` steps only set the state and are not scored. Any recurrent model (RNN, LSTM, GRU) runs it by `step`.
     With `feedback_grad=False` the fed-back ŷ_{t−1} is detached (no gradient through the feedback).
     """
     w = _check_windows("feedback_loss", windows, washout)
     if not 0.0 <= teacher_forcing <= 1.0:
         raise ValueError(f"feedback_loss: teacher_forcing must lie in [0, 1], got {teacher_forcing}")
-    if not hasattr(model, "step"):
-        raise TypeError(
-            f"feedback_loss: {type(model).__name__} has no step(x, h) method; free-running training needs one "
-            "(use teacher_forced_loss for teacher forcing)"
-        )
     if rng is None and 0.0 < teacher_forcing < 1.0:
         raise ValueError("feedback_loss: a teacher_forcing ratio strictly between 0 and 1 needs rng=")
     L, B, _ = w.shape[0] - 1, w.shape[1], w.shape[2]
-    h = Tensor(np.zeros((B, model.hidden_size)), name="h_0")
+    state = model.zero_state(B)
     preds: list[Tensor] = []
     prev = None
     for t in range(1, L + 1):
@@ -261,7 +256,8 @@ def feedback_loss(
                 x = Tensor(w[t - 1], name=f"y_{t - 1}")
             else:
                 x = prev if feedback_grad else prev.detach()
-            h, o = model.step(x, h)
+            state, o = model.step(x, state)
+            h = state[0] if isinstance(state, tuple) else state
             h.name, o.name = f"h_{t}", f"ŷ_{t}"
         preds.append(o)
         prev = o
@@ -324,10 +320,5 @@ def train_forecaster(
 
 def _tbptt_windows_loss(model, w: np.ndarray, washout: int, k: int) -> Tensor:
     """The teacher-forced loss with the state detached after steps k, 2k, … (one graph; same value)."""
-    state, outs = None, []
-    for a in range(0, len(w) - 1, k):
-        b = min(a + k, len(w) - 1)
-        _, os = model.forward(w[a:b], state)
-        outs.extend(os)
-        state = detach_state(final_state(model))
+    outs = [o for _, _, os in model.chunks(w[:-1], k=k) for o in os]
     return _mean_sq(outs, w[1:], washout)

@@ -14,16 +14,32 @@ Every line cites the equation it implements. Section 2.4 is available twice:
 
 The lecture writes column vectors. Here a sequence is an array whose rows are the steps: xs (T, D), or (T, B, D) for
 a batch of B sequences (then every vector of the lecture is a row of a (B, ·) array and W x_t is written x_t W^T).
-These formulas use numpy only — they are the independent witness the autodiff engine is checked against; only
-`compare()` runs the engine (through the model it is given).
+These formulas use numpy only and this module imports nothing from the package: it is the independent witness the
+autodiff engine is checked against (`report.compare` runs the engine and sets the two side by side).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+
+__all__ = [
+    "PARAMS",
+    "PrintedFormulaError",
+    "check_parameters",
+    "softmax",
+    "forward",
+    "loss",
+    "cross_entropy_grad",
+    "softmax_jacobian",
+    "tanh_grad",
+    "output_grad",
+    "bptt_gradients",
+    "truncated_bptt_gradients",
+    "printed_gradients",
+    "SWAP",
+]
 
 PARAMS = ("W", "U", "V", "b", "c")
 
@@ -32,122 +48,106 @@ class PrintedFormulaError(ValueError):
     """A backward equation of section 2.4, as printed, cannot be evaluated for these shapes."""
 
 
-# ---- input checking (shared with the engine's models) ------------------------------------------------------------
+# ---- reading the arguments ---------------------------------------------------------------------------------------
+# The witness reads its arguments itself, in the lecture's notation: importing the models' input parser would make
+# a bug in it invisible to the comparison. The rules are those of `inputs.validate_sequences` (a test holds the two
+# readings equal on random valid and invalid inputs).
 
 
-class Sequences(NamedTuple):
-    """Checked inputs in batch layout: xs (T, B, D); targets (T, B, K) (one-hot / probability rows or regression
-    targets) or None; `index` the class indices (T, B) when ys was given as indices, else None; `batched` tells
-    whether the caller's layout had the batch axis."""
-
-    xs: np.ndarray
-    ys: np.ndarray | None
-    index: np.ndarray | None
-    batched: bool
-
-
-def _at(t: int, b: int, batched: bool) -> str:
-    return f"t={t + 1}, batch index {b}" if batched else f"t={t + 1}"
-
-
-def _numeric(name: str, a, where: str) -> np.ndarray:
-    if not isinstance(a, np.ndarray) and isinstance(getattr(a, "data", None), np.ndarray):
-        a = a.data  # a Tensor: its values
+def _real(name: str, a, where: str) -> np.ndarray:
+    a = a.data if isinstance(getattr(a, "data", None), np.ndarray) else a  # a Tensor: its values
     arr = np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{where}: {name} must hold real numbers, got dtype {arr.dtype}")
     return arr
 
 
-def validate_sequences(
-    xs, ys=None, *, input_size: int, output_size: int | None = None, head: str = "softmax", where: str = "lecture"
-) -> Sequences:
-    """Check xs (T, D) / (T, B, D) and ys against the model sizes; errors name the function, the shapes and t=k.
+def _first(bad: np.ndarray, batched: bool) -> str:
+    """Where the first True of a (T, B, …) mask is, as t=k (1-based) and the batch index."""
+    t, b = np.argwhere(bad.reshape(bad.shape[0], bad.shape[1], -1).any(axis=-1))[0]
+    return f"t={t + 1}, batch index {b}" if batched else f"t={t + 1}"
 
-    ys for head="softmax": class indices (T,) / (T, B), or one-hot / probability rows (T, K) / (T, B, K).
-    ys for head="linear": regression targets (T, K) / (T, B, K).
-    """
-    x = _numeric("xs", xs, where)
+
+class Sequences(NamedTuple):
+    """xs (T, B, D) and y_t rows (T, B, K) (or None) in float64; `batched`: whether xs had the batch axis."""
+
+    xs: np.ndarray
+    ys: np.ndarray | None
+    batched: bool
+
+
+def _read(xs, ys, D: int, K: int, head: str, where: str) -> Sequences:
+    """xs as (T, B, D) float64, y_t as (T, B, K) rows (a class index k becomes the one-hot e_k), and whether xs had
+    the batch axis. ValueError/TypeError naming `where`, the shapes and the step for anything else."""
+    x = _real("xs", xs, where)
     if x.ndim not in (2, 3):
         raise ValueError(
             f"{where}: xs must have shape (T, D) for one sequence or (T, B, D) for a batch; got shape {x.shape}"
         )
     batched = x.ndim == 3
-    if x.shape[0] == 0 or (batched and x.shape[1] == 0):
+    x3 = (x if batched else x[:, None]).astype(np.float64)
+    T, B, width = x3.shape
+    if T == 0 or B == 0:
         raise ValueError(f"{where}: xs of shape {x.shape} is empty; a sequence needs T ≥ 1 steps (and B ≥ 1)")
-    if x.shape[-1] != input_size:
+    if width != D:
         raise ValueError(
-            f"{where}: xs has D={x.shape[-1]} features per step (xs shape {x.shape}) but the model expects "
-            f"input size D={input_size}"
+            f"{where}: xs has D={width} features per step (xs shape {x.shape}) but the model expects input size D={D}"
         )
-    x3 = np.asarray(x, dtype=np.float64)
-    x3 = x3 if batched else x3[:, None, :]
     if not np.isfinite(x3).all():
-        bad = ~np.isfinite(x3)
-        t, b, _ = np.argwhere(bad)[0]
-        raise ValueError(f"{where}: xs has a non-finite value ({x3[t, b][bad[t, b]][0]}) at {_at(t, b, batched)}")
-    T, B = x3.shape[:2]
+        raise ValueError(
+            f"{where}: xs has a non-finite value ({x3[~np.isfinite(x3)][0]}) at {_first(~np.isfinite(x3), batched)}"
+        )
     if ys is None:
-        return Sequences(x3, None, None, batched)
-
-    y = _numeric("ys", ys, where)
-    if y.ndim == 0 or y.shape[0] != T:
-        got = "no time axis" if y.ndim == 0 else f"{y.shape[0]} steps"
+        return Sequences(x3, None, batched)
+    y = _real("ys", ys, where)
+    if y.ndim == 0 or len(y) != T:
+        got = "no time axis" if y.ndim == 0 else f"{len(y)} steps"
         raise ValueError(f"{where}: xs has T={T} steps (xs shape {x.shape}) but ys has {got} (ys shape {y.shape})")
-    K = output_size
     lead = (T, B) if batched else (T,)
     if head == "linear":
         if y.shape != lead + (K,):
             raise ValueError(f"{where}: regression targets ys must have shape {lead + (K,)} for K={K}; got {y.shape}")
-        y3 = np.asarray(y, dtype=np.float64).reshape(T, B, K)
-        bad = ~np.isfinite(y3)
-        if bad.any():
-            t, b, _ = np.argwhere(bad)[0]
-            raise ValueError(f"{where}: ys has a non-finite value at {_at(t, b, batched)}")
-        return Sequences(x3, y3, None, batched)
+        y3 = y.astype(np.float64).reshape(T, B, K)
+        if not np.isfinite(y3).all():
+            raise ValueError(f"{where}: ys has a non-finite value at {_first(~np.isfinite(y3), batched)}")
+        return Sequences(x3, y3, batched)
     if head != "softmax":
         raise ValueError(f"{where}: unknown output head {head!r}: expected 'softmax' or 'linear'")
-
-    if y.shape == lead:  # class indices
-        idx = np.asarray(y).reshape(T, B)
-        if idx.dtype.kind == "b":
+    if y.shape == lead:  # y_t given as the index k of its one-hot vector e_k
+        k = y.reshape(T, B)
+        if k.dtype.kind == "b":
             raise TypeError(f"{where}: class indices ys must be whole numbers, got booleans (ys shape {y.shape})")
-        if idx.dtype.kind == "f":
-            frac = ~np.isfinite(idx) | (idx != np.round(np.nan_to_num(idx)))
-            if frac.any():
-                t, b = np.argwhere(frac)[0]
-                raise ValueError(f"{where}: class index {idx[t, b]} at {_at(t, b, batched)} is not a whole number")
-        if idx.min() < 0 or idx.max() >= K:
-            t, b = np.argwhere((idx < 0) | (idx >= K))[0]
+        frac = ~np.isfinite(k) | (k != np.round(np.nan_to_num(k)))
+        if frac.any():
+            raise ValueError(f"{where}: class index {k[frac][0]} at {_first(frac, batched)} is not a whole number")
+        out = (k < 0) | (k >= K)
+        if out.any():
             raise ValueError(
-                f"{where}: class index {idx[t, b]:g} at {_at(t, b, batched)} is outside 0..{K - 1} (K={K} classes)"
+                f"{where}: class index {k[out][0]:g} at {_first(out, batched)} is outside 0..{K - 1} (K={K} classes)"
             )
-        idx = idx.astype(np.intp)
-        return Sequences(x3, np.eye(K)[idx], idx, batched)
-    if y.shape == lead + (K,):  # one-hot or probability rows
-        p = np.asarray(y, dtype=np.float64).reshape(T, B, K)
-        bad = ~np.isfinite(p) | (p < 0)
-        if bad.any():
-            t, b, _ = np.argwhere(bad)[0]
-            raise ValueError(f"{where}: ys row at {_at(t, b, batched)} has a negative or non-finite entry: {p[t, b]}")
-        s = p.sum(axis=-1)
-        off = np.abs(s - 1.0) > 1e-8
-        if off.any():
-            t, b = np.argwhere(off)[0]
-            raise ValueError(
-                f"{where}: ys row at {_at(t, b, batched)} sums to {s[t, b]:.6g}, not 1: the target of cross-entropy "
-                "must be a one-hot or probability row (then ∇_o L = ŷ − y)"
-            )
-        return Sequences(x3, p, None, batched)
-    raise ValueError(
-        f"{where}: ys of shape {y.shape} fits neither class indices {lead} nor one-hot rows {lead + (K,)} "
-        f"for xs of shape {x.shape} and K={K} classes"
-    )
+        return Sequences(x3, np.eye(K)[k.astype(np.intp)], batched)
+    if y.shape != lead + (K,):
+        raise ValueError(
+            f"{where}: ys of shape {y.shape} fits neither class indices {lead} nor one-hot rows {lead + (K,)} "
+            f"for xs of shape {x.shape} and K={K} classes"
+        )
+    y3 = y.astype(np.float64).reshape(T, B, K)  # y_t a one-hot or probability row
+    bad = ~np.isfinite(y3) | (y3 < 0)
+    if bad.any():
+        at = _first(bad, batched)
+        raise ValueError(f"{where}: ys row at {at} has a negative or non-finite entry: {y3[bad.any(-1)][0]}")
+    off = np.abs(y3.sum(axis=-1) - 1.0) > 1e-8
+    if off.any():
+        raise ValueError(
+            f"{where}: ys row at {_first(off, batched)} sums to {y3.sum(axis=-1)[off][0]:.6g}, not 1: the target of "
+            "cross-entropy must be a one-hot or probability row (then ∇_o L = ŷ − y)"
+        )
+    return Sequences(x3, y3, batched)
 
 
 def check_parameters(W, U, V, b, c, where: str = "lecture") -> tuple[int, int, int]:
     """(H, D, K) from W (H×D), U (H×H), V (K×H), b (H), c (K); ValueError naming any that does not fit."""
-    W, U, V, b, c = (_numeric(n, a, where) for n, a in zip(PARAMS, (W, U, V, b, c)))
+    W, U, V, b, c = (_real(n, a, where) for n, a in zip(PARAMS, (W, U, V, b, c)))
     if W.ndim != 2:
         raise ValueError(f"{where}: W must be a matrix H×D, got shape {W.shape}")
     H, D = W.shape
@@ -165,7 +165,7 @@ def check_parameters(W, U, V, b, c, where: str = "lecture") -> tuple[int, int, i
 def _initial_state(h0, H: int, B: int, batched: bool, where: str) -> np.ndarray:
     if h0 is None:
         return np.zeros((B, H))
-    h = np.asarray(_numeric("h0", h0, where), dtype=np.float64)
+    h = np.asarray(_real("h0", h0, where), dtype=np.float64)
     if h.shape == (H,):
         return np.broadcast_to(h, (B, H))
     if batched and h.shape == (B, H):
@@ -211,7 +211,7 @@ def forward(W, U, V, b, c, xs, h0=None) -> tuple[np.ndarray, np.ndarray, np.ndar
     Returns (h, o, ŷ) for t = 1..T in the layout of xs: (T, H), (T, K), (T, K), or (T, B, ·) for a batch.
     """
     H, D, K = check_parameters(W, U, V, b, c, "lecture.forward")
-    seq = validate_sequences(xs, input_size=D, where="lecture.forward")
+    seq = _read(xs, None, D, K, "softmax", "lecture.forward")
     h, o = _forward(*_f64(W, U, V, b, c), seq.xs, _initial_state(h0, H, seq.xs.shape[1], seq.batched, "forward"))
     return _layout(h[1:], seq.batched), _layout(o, seq.batched), _layout(softmax(o), seq.batched)
 
@@ -235,7 +235,7 @@ def loss(W, U, V, b, c, xs, ys, *, h0=None, head: str = "softmax", perturb=None)
     `perturb` ({t: array}, optional) adds the array to h_t after its tanh, for finite differences of ∇_{h_t}L.
     """
     H, D, K = check_parameters(W, U, V, b, c, "lecture.loss")
-    seq = validate_sequences(xs, ys, input_size=D, output_size=K, head=head, where="lecture.loss")
+    seq = _read(xs, ys, D, K, head, "lecture.loss")
     W, U, V, b, c = _f64(W, U, V, b, c)
     T, B, _ = seq.xs.shape
     h = _initial_state(h0, H, B, seq.batched, "lecture.loss")
@@ -303,7 +303,7 @@ def _backward(W, U, V, h, o, x3, y, head: str, cut=None):
 
 def _problem(W, U, V, b, c, xs, ys, h0, head, where):
     H, D, K = check_parameters(W, U, V, b, c, where)
-    seq = validate_sequences(xs, ys, input_size=D, output_size=K, head=head, where=where)
+    seq = _read(xs, ys, D, K, head, where)
     W, U, V, b, c = _f64(W, U, V, b, c)
     h0a = _initial_state(h0, H, seq.xs.shape[1], seq.batched, where)
     h, o = _forward(W, U, V, b, c, seq.xs, h0a)
@@ -340,7 +340,7 @@ def bptt_gradients(W, U, V, b, c, xs, ys, *, h0=None, as_printed: bool = False, 
     W, U, V, seq, h0a, h, o = _problem(W, U, V, b, c, xs, ys, h0, head, where)
     if as_printed:
         printed = _printed(W, U, V, h, o, seq, head)
-        printed.pop("_h_last")
+        printed.pop("h_T")
         errors = [v for v in printed.values() if isinstance(v, PrintedFormulaError)]
         if errors:
             raise PrintedFormulaError(
@@ -385,7 +385,7 @@ def _printed(W, U, V, h, o, seq: Sequences, head: str) -> dict:
     H = W.shape[0]
     go = softmax(o) - y if head == "softmax" else 2.0 * (o - y)  # ∇_{o_t}L = ŷ_t − y_t (printed correctly)
     out: dict[str, Any] = {"o": _layout(go, seq.batched), "b": None, "c": None}
-    out["_h_last"] = _layout((go @ V)[T - 1 :], seq.batched)[-1]  # ∇_{h_T}L: the printed t = ℓ case type-checks
+    out["h_T"] = _layout((go @ V)[T - 1 :], seq.batched)[-1]  # ∇_{h_T}L: the printed t = ℓ case type-checks
     out["V"] = go.reshape(T * B, -1).T @ h[1:].reshape(T * B, H)  # ∇_V L = Σ_t ∇_{o_t}L h_t^T (printed correctly)
     gh = go @ V  # V^T ∇_{o_t}L
     d = 1.0 - h[1:] ** 2
@@ -419,276 +419,9 @@ def _printed(W, U, V, h, o, seq: Sequences, head: str) -> dict:
     return out
 
 
-# ---- compare(): autodiff vs corrected vs as printed vs finite differences ----------------------------------------
-
-# tolerances on the relative error (see Row): exact methods against each other, and finite differences
-_TOL = {np.dtype(np.float64): (1e-8, 1e-5), np.dtype(np.float32): (1e-4, 1e-3)}
-_EPS = 1e-6  # step of the central differences (always taken in float64)
-
-
-@dataclass
-class Row:
-    """One quantity of the comparison: its gradient by four methods and how far each is from autodiff.
-
-    rel_err = max|x − autodiff| / max(max|autodiff|, floor) for x = corrected and numeric (the worse of the two);
-    floor = 1e-3·max(1, |L|) keeps the noise of finite differences (≈ 1e-16·|L|/ε) from looking like an error
-    when a gradient is tiny. printed_rel_err is the same for the as-printed formula (None when it does not
-    type-check or the lecture gives none).
-    """
-
-    quantity: str
-    shape: tuple
-    autodiff: np.ndarray
-    corrected: np.ndarray
-    as_printed: np.ndarray | None
-    numeric: np.ndarray
-    abs_err: float
-    rel_err: float
-    printed_rel_err: float | None
-    verdict: str
-    printed_verdict: str
-    corrected_rel_err: float = 0.0
-    numeric_rel_err: float = 0.0
-    printed_note: str = ""
-
-
-@dataclass
-class Report:
-    """The rows of `compare`, whether they all agree (`ok`), and what the disagreements mean (`explanations`)."""
-
-    rows: list[Row]
-    ok: bool
-    explanations: list[str]
-    sizes: dict = field(default_factory=dict)
-    loss_value: float = 0.0
-    loss: Any = None  # the engine's loss node, after backward (the graph with its gradients)
-
-    def row(self, quantity: str) -> Row:
-        """The row of a quantity by its node name ("W", "h_2", "o_3", ...)."""
-        for r in self.rows:
-            if r.quantity == quantity:
-                return r
-        raise KeyError(f"no row {quantity!r}; rows are {[r.quantity for r in self.rows]}")
-
-    def __str__(self) -> str:
-        return format_report(self)
-
-
-def _rel(x: np.ndarray, ref: np.ndarray, floor: float) -> tuple[float, float]:
-    err = float(np.max(np.abs(x - ref))) if ref.size else 0.0
-    return err, err / max(float(np.max(np.abs(ref))) if ref.size else 0.0, floor)
-
-
-def compare(rnn, xs, ys, h0=None) -> Report:
-    """For W, U, V, b, c and every ∇_{h_t}L, ∇_{o_t}L: autodiff vs lecture corrected vs as printed vs numeric.
-
-    Autodiff is `rnn.loss(xs, ys).backward()` (the parameters' gradients are reset first and hold this loss's
-    gradients afterwards; `rnn.trace` is this call's graph). The corrected and as-printed columns are
-    `bptt_gradients` on the same arrays; the numeric column is central differences of the engine's loss in
-    float64 (h_t and o_t are perturbed through `perturb` / `perturb_o`). The verdict of a row is "ok" when the
-    corrected formula and the finite differences agree with autodiff; `report.ok` when every row is ok.
-    """
-    from tinygrad_rnn.gradcheck import numerical_grad  # only compare() runs the engine
-    from tinygrad_rnn.rnn import RNN
-
-    D, H, K = rnn.input_size, rnn.hidden_size, rnn.output_size
-    arrays = rnn.arrays()
-    exact_tol, numeric_tol = _TOL[np.dtype(rnn.dtype)]
-    # 1. autodiff
-    rnn.zero_grad()
-    L = rnn.loss(xs, ys, h0)
-    L.backward()
-    trace = rnn.trace
-    batched = np.ndim(xs) == 3
-    T = len(trace.h)
-    ad = {n: (p.grad if p.grad is not None else np.zeros(p.shape)) for n, p in rnn.named_parameters().items()}
-    for t in range(1, T + 1):
-        ad[f"h_{t}"] = trace.h[t - 1].grad
-        ad[f"o_{t}"] = trace.o[t - 1].grad
-    # 2. lecture, corrected
-    corrected = bptt_gradients(**arrays, xs=xs, ys=ys, h0=h0, head=rnn.head)
-    # 3. lecture, as printed (only the softmax/cross-entropy setting is in the lecture)
-    printed: dict[str, Any] = {}
-    if rnn.head == "softmax":
-        W, U, V, seq, _, h, o = _problem(*arrays.values(), xs, ys, h0, rnn.head, "lecture.compare")
-        printed = _printed(W, U, V, h, o, seq, rnn.head)
-    # 4. finite differences of the loss, in float64
-    twin = rnn
-    if np.dtype(rnn.dtype) != np.float64:
-        twin = RNN(D, H, K, tanh=rnn.tanh, head=rnn.head)
-        for n, p in twin.named_parameters().items():
-            p.data = arrays[n].astype(np.float64)
-    numeric = {n: numerical_grad(lambda _: twin.loss(xs, ys, h0), p, _EPS) for n, p in twin.named_parameters().items()}
-    h_shape, o_shape = ad["h_1"].shape, ad["o_1"].shape
-    for t in range(1, T + 1):
-        numeric[f"h_{t}"] = numerical_grad(
-            lambda dh, t=t: twin.loss(xs, ys, h0, perturb={t: dh}), np.zeros(h_shape), _EPS
-        )
-        numeric[f"o_{t}"] = numerical_grad(
-            lambda do, t=t: twin.loss(xs, ys, h0, perturb_o={t: do}), np.zeros(o_shape), _EPS
-        )
-    rnn.trace = trace  # the finite differences ran the model again: keep the autodiff graph as the trace
-
-    floor = 1e-3 * max(1.0, abs(L.item()))
-    rows = []
-    for q in [*PARAMS, *(f"h_{t}" for t in range(1, T + 1)), *(f"o_{t}" for t in range(1, T + 1))]:
-        kind, t = (q, None) if q in PARAMS else (q[0], int(q[2:]))
-        a = np.asarray(ad[q], dtype=np.float64)
-        c = corrected[q] if t is None else corrected[kind][t - 1]
-        n = numeric[q]
-        p, note = _printed_entry(printed, kind, t, T, rnn.head)
-        c_abs, c_rel = _rel(c, a, floor)
-        n_abs, n_rel = _rel(n, a, floor)
-        p_rel = None if p is None or p.shape != a.shape else _rel(p, a, floor)[1]
-        ok = c_rel <= exact_tol and n_rel <= numeric_tol
-        if p is None:
-            p_verdict = note
-        else:
-            p_verdict = "agrees" if p_rel is not None and p_rel <= exact_tol else "WRONG"
-        rows.append(
-            Row(
-                q,
-                a.shape,
-                a,
-                c,
-                p,
-                n,
-                max(c_abs, n_abs),
-                max(c_rel, n_rel),
-                p_rel,
-                "ok" if ok else "MISMATCH",
-                p_verdict,
-                c_rel,
-                n_rel,
-                note,
-            )  # fmt: skip
-        )
-    sizes = {"T": T, "B": np.shape(xs)[1] if batched else None, "D": D, "H": H, "K": K}
-    report = Report(rows, all(r.verdict == "ok" for r in rows), [], sizes, float(L.item()), L)
-    report.explanations = _explain(report, arrays, printed, exact_tol, numeric_tol)
-    return report
-
-
-def _printed_entry(printed: dict, kind: str, t: int | None, T: int, head: str) -> tuple[np.ndarray | None, str]:
-    """(as-printed value or None, short reason when None) for one quantity."""
-    if head != "softmax":
-        return None, "n/a (linear head)"
-    if kind in ("b", "c"):
-        return None, "not in the lecture"
-    value = printed[kind]
-    if isinstance(value, PrintedFormulaError):
-        if kind == "h" and t == T:
-            return printed["_h_last"], ""
-        return None, "does not type-check"
-    return (value if t is None else value[t - 1]), ""
-
-
-def _explain(report: Report, arrays: dict, printed: dict, exact_tol: float, numeric_tol: float) -> list[str]:
-    """Plain-words explanation of every disagreement in the report."""
-    out = []
-    s = report.sizes
-    T, D, H = s["T"], s["D"], s["H"]
-    for r in report.rows:
-        if r.verdict == "ok":
-            continue
-        if r.corrected_rel_err > exact_tol:
-            out.append(
-                f"{r.quantity}: autodiff and the corrected lecture formula differ (relative error "
-                f"{r.corrected_rel_err:.2g}). Both are exact methods, so one of them has a bug; the finite differences "
-                f"({r.numeric_rel_err:.2g} from autodiff) tell which."
-            )
-        if r.numeric_rel_err > numeric_tol:
-            out.append(
-                f"{r.quantity}: finite differences of the loss differ from autodiff (relative error "
-                f"{r.numeric_rel_err:.2g}): the engine's gradient of {r.quantity} is not the derivative of its loss."
-            )
-    if not printed:
-        out.append("The lecture's formulas are for a softmax output with cross-entropy; this model has a linear head.")
-        return out
-    wrong = [r for r in report.rows if r.printed_verdict == "WRONG"]
-    untyped = [r for r in report.rows if r.printed_verdict == "does not type-check"]
-    if wrong or untyped:
-        out.append(SWAP + ". Corrected: ∇_{h_t}L = U^T diag(1−h_{t+1}²) ∇_{h_{t+1}}L + V^T ∇_{o_t}L, ∇_W L = Σ_t "
-                   "diag(1−h_t²) ∇_{h_t}L x_t^T, ∇_U L = Σ_t diag(1−h_t²) ∇_{h_t}L h_{t−1}^T.")  # fmt: skip
-    if untyped:
-        names = ", ".join(r.quantity for r in untyped)
-        out.append(
-            f"With D={D} inputs and H={H} hidden units the printed formulas for {names} do not even type-check: "
-            f"W^T is D×H, so W^T(…) is a {D}-vector added to the {H}-vector V^T ∇_o L; the printed ∇W is H×H = "
-            f"{H}×{H} but W is H×D = {H}×{D}; the printed ∇U is H×D but U is H×H."
-        )
-    if wrong:
-        worst = ", ".join(f"{r.quantity} ({r.printed_rel_err:.2g})" for r in wrong)
-        out.append(
-            f"With D = H = {H} the printed formulas type-check but give wrong numbers — relative error from "
-            f"autodiff: {worst}. "
-            + (
-                "The error in ∇_{h_t}L for t < T comes from W^T in the recursion; it then spreads into ∇W and ∇U, "
-                "which are also paired with the wrong vectors."
-                if any(r.quantity.startswith("h_") for r in wrong)
-                else "∇W and ∇U are paired with the wrong vectors (x_t and h_{t−1} swapped)."
-            )
-        )
-    if D == H and np.array_equal(arrays["W"], arrays["U"]) and T > 1:
-        out.append(
-            "Here W = U, so using W^T in place of U^T in the recursion changes nothing and every ∇_{h_t}L agrees; the "
-            'printed "∇W" is then exactly the true ∇U and the printed "∇U" the true ∇W (the names are swapped).'
-        )
-    all_zero = all(not np.any(r.autodiff) for r in report.rows)
-    if all_zero:
-        out.append(
-            "Every gradient is zero here (with K = 1 class, softmax always gives ŷ = 1 = y; or V = 0), so the "
-            "printed formulas cannot be told apart from the correct ones on this example."
-        )
-    out.append(
-        "The printed recursion W^T (∇_{h_{t+1}}L) diag(1−h_{t+1}²) multiplies an H×1 column by an H×H matrix, "
-        "which does not type-check for H > 1: the tanh derivative must act on the gradient first, diag(1−h_{t+1}²) "
-        "∇_{h_{t+1}}L = (1−h_{t+1}²) ⊙ ∇_{h_{t+1}}L, and the as-printed column evaluates that order."
-    )
-    out.append(
-        "The lecture gives no ∇b and ∇c. They are ∇_b L = Σ_t diag(1−h_t²) ∇_{h_t}L and ∇_c L = Σ_t ∇_{o_t}L "
-        "(the corrected column)."
-    )
-    out.append(
-        "∇_{o_t}L = ŷ_t − y_t, ∇_V L = Σ_t ∇_{o_t}L h_t^T and ∇_{h_T}L = V^T ∇_{o_T}L are printed correctly: they "
-        "do not go through the recurrence, so the swapped W and U cannot touch them."
-    )
-    return out
-
-
-def _fmt(v: float | None, width: int) -> str:
-    return f"{'—':>{width}}" if v is None else f"{v:>{width}.1e}"
-
-
-def format_report(report: Report, width: int = 118) -> str:
-    """The report as a table plus the explanations, wrapped to `width` columns."""
-    import textwrap
-
-    s = report.sizes
-    batch = f", B={s['B']}" if s.get("B") else ""
-    lines = [
-        f"Lecture 13 RNN, T={s['T']}{batch}, D={s['D']}, H={s['H']}, K={s['K']}: L = {report.loss_value:.6g}",
-        "rel err = max|x − autodiff| / max|autodiff|;  verdict: corrected formula and finite differences vs autodiff",
-        "",
-        f"{'quantity':<9}{'shape':<8}{'max|autodiff|':>14}{'corrected':>11}{'numeric':>10}  {'verdict':<9}│"
-        f"{'as printed':>11}  {'lecture as printed'}",
-        f"{'':<9}{'':<8}{'':>14}{'rel err':>11}{'rel err':>10}  {'':<9}│{'rel err':>11}",
-        "─" * 63 + "┼" + "─" * 40,
-    ]
-    for r in report.rows:
-        shape = "×".join(map(str, r.shape)) or "scalar"
-        big = float(np.max(np.abs(r.autodiff))) if r.autodiff.size else 0.0
-        lines.append(
-            f"{r.quantity:<9}{shape:<8}{big:>14.4e}{_fmt(r.corrected_rel_err, 11)}{_fmt(r.numeric_rel_err, 10)}  "
-            f"{r.verdict:<9}│{_fmt(r.printed_rel_err, 11)}  {r.printed_verdict}"
-        )
-    lines.append("")
-    lines.append(
-        "OK: autodiff, the corrected formulas and finite differences agree."
-        if report.ok
-        else "NOT OK: some rows disagree (see below)."
-    )
-    lines.append("")
-    for e in report.explanations:
-        lines.extend(textwrap.wrap(e, width, initial_indent="• ", subsequent_indent="  ", break_on_hyphens=False))
-    return "\n".join(lines)
+def printed_gradients(W, U, V, b, c, xs, ys, h0=None) -> dict[str, Any]:
+    """Section 2.4 as printed, quantity by quantity: "W", "U", "V", "h", "o" as in `bptt_gradients(as_printed=True)`,
+    "b" and "c" None (not in the lecture), "h_T" (∇_{h_T}L, which type-checks even when the recursion does not);
+    a quantity whose printed expression does not type-check for these shapes holds the `PrintedFormulaError`."""
+    W, U, V, seq, _, h, o = _problem(W, U, V, b, c, xs, ys, h0, "softmax", "lecture.printed_gradients")
+    return _printed(W, U, V, h, o, seq, "softmax")

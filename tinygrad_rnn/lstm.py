@@ -1,7 +1,8 @@
 """Gated recurrent models, LSTM and GRU, composed from the engine's primitives (sigmoid, tanh, +, ⊙, @).
 
-Both have the interface of the lecture's `RNN`: `forward(xs, h0=None) -> (hs, os)`, `loss(xs, ys, h0=None)`,
-`parameters()`, `save`/`load`, and `trace` with the nodes of the last call. Every node of step t is built inside
+Both are `module.Recurrent` models like the lecture's `RNN`: `forward(xs, h0=None) -> (hs, os)`, `loss(xs, ys,
+h0=None)`, `step(x, state)`, `chunks`, `parameters()`, `save`/`load`, `from_arrays`, `state`, and `trace` with the
+nodes of the last call (the gates too). Every node of step t is built inside
 `scope(f"t={t}")` (1-based), so a drawing shows one cell per step.
 
 Shapes follow the lecture: one sequence `xs` is (T, D), each x_t a column vector stored as a 1-D array, so W x_t is
@@ -13,34 +14,19 @@ squared error). The output bias is named `b_y`, not the lecture's `c`, because c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.lecture import validate_sequences
-from tinygrad_rnn.module import Module, output_loss
-from tinygrad_rnn.rnn import Trace, _mv, sizes
-from tinygrad_rnn.tensor import Tensor, scope, stack
+from tinygrad_rnn.module import Recurrent, matvec
+from tinygrad_rnn.tensor import Tensor
+
+__all__ = ["LSTM", "GRU"]
 
 
-@dataclass
-class GatedTrace(Trace):
-    """The RNN's trace (x, h0, h, o, yhat, L per step, loss) plus the gates: LSTM adds c0, c, f, i, g, og;
-    GRU adds z, r, n. Each list is indexed by t − 1; `trace["h"]` and `trace.h` are the same list."""
-
-    c0: Tensor | None = None
-    c: list[Tensor] = field(default_factory=list)
-    f: list[Tensor] = field(default_factory=list)
-    i: list[Tensor] = field(default_factory=list)
-    g: list[Tensor] = field(default_factory=list)
-    og: list[Tensor] = field(default_factory=list)
-    z: list[Tensor] = field(default_factory=list)
-    r: list[Tensor] = field(default_factory=list)
-    n: list[Tensor] = field(default_factory=list)
-
-
-class _Gated(Module):
-    """What LSTM and GRU share: sizes, initialisation, the affine maps, the output head and the loss."""
+class _Gated(Recurrent):
+    """What LSTM and GRU share: per gate W_g (H×D), U_g (H×H), b_g (H); the output layer V (K×H), b_y (K);
+    uniform(−1/√H, 1/√H) initialisation."""
 
     _gates: tuple[str, ...] = ()
 
@@ -52,77 +38,30 @@ class _Gated(Module):
         *,
         seed: int = 0,
         head: str = "softmax",
-        dtype=np.float64,
+        dtype: Any = np.float64,
     ) -> None:
-        cls = type(self).__name__
-        D, H, K = sizes(cls, input_size=input_size, hidden_size=hidden_size, output_size=output_size)
-        if head not in ("softmax", "linear"):
-            raise ValueError(f"{cls}: unknown output head {head!r}: expected 'softmax' or 'linear'")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise TypeError(f"{cls}: dtype must be float32 or float64, got {self.dtype}")
-        self.input_size, self.hidden_size, self.output_size = D, H, K
-        self.head = head
+        super().__init__(input_size, hidden_size, output_size, head=head, dtype=dtype)
         rng = np.random.default_rng(seed)
-        bound = 1.0 / np.sqrt(H)  # uniform(−1/√H, 1/√H), the usual initialisation of recurrent layers
-        shapes = [(f"{p}_{g}", s) for g in self._gates for p, s in (("W", (H, D)), ("U", (H, H)), ("b", (H,)))]
-        shapes += [("V", (K, H)), ("b_y", (K,))]
-        for name, shape in shapes:
-            value = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
-            setattr(self, name, Tensor(value, requires_grad=True, name=name))
-        self.param_names = tuple(name for name, _ in shapes)
-        self.trace: GatedTrace | None = None
+        bound = 1.0 / np.sqrt(self.hidden_size)  # uniform(−1/√H, 1/√H), the usual initialisation of recurrent layers
+        size = {"D": self.input_size, "H": self.hidden_size, "K": self.output_size}
+        arrays = {}
+        for name, spec in self.shape_spec().items():
+            arrays[name] = rng.uniform(-bound, bound, size=tuple(size[c] for c in spec)).astype(self.dtype)
+        self._make_parameters(arrays)
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size}, "
-            f"output_size={self.output_size}, head={self.head!r}, dtype={self.dtype.name})"
-        )
+    @classmethod
+    def shape_spec(cls) -> dict[str, str]:
+        spec = {f"{p}_{g}": s for g in cls._gates for p, s in (("W", "HD"), ("U", "HH"), ("b", "H"))}
+        return spec | {"V": "KH", "b_y": "K"}
 
     def _pre(self, gate: str, x: Tensor, h: Tensor) -> Tensor:
         """W_gate x_t + U_gate h_{t−1} + b_gate."""
         W, U, b = (getattr(self, f"{p}_{gate}") for p in "WUb")
-        return _mv(W, x) + _mv(U, h) + b
+        return matvec(W, x) + matvec(U, h) + b
 
-    def _output(self, h: Tensor) -> Tensor:
+    def output(self, h: Tensor) -> Tensor:
         """o_t = V h_t + b_y."""
-        return _mv(self.V, h) + self.b_y
-
-    def _unroll(self, seq, h0, c0, where: str) -> GatedTrace:
-        raise NotImplementedError
-
-    def _inputs(self, seq) -> tuple[np.ndarray, tuple[int, ...]]:
-        xs = seq.xs.astype(self.dtype) if seq.batched else seq.xs[:, 0].astype(self.dtype)
-        B = seq.xs.shape[1]
-        return xs, ((B, self.hidden_size) if seq.batched else (self.hidden_size,))
-
-    def forward(self, xs, h0=None) -> tuple[list[Tensor], list[Tensor]]:
-        """h_1..h_T and o_1..o_T for xs of shape (T, D) or (T, B, D); h0 (H,) or (B, H), zeros when None."""
-        where = f"{type(self).__name__}.forward"
-        seq = validate_sequences(xs, input_size=self.input_size, where=where)
-        self.trace = self._unroll(seq, h0, where)
-        return self.trace.h, self.trace.o
-
-    def loss(self, xs, ys, h0=None) -> Tensor:
-        """L = Σ_t L_t (summed over a batch too); L_t = −Σ_i y_{t,i} log ŷ_{t,i} (softmax head) or Σ (o_t − y_t)²
-        (linear head). ys as for the RNN: class indices (T,) / (T, B) or one-hot rows; regression targets (T, K) /
-        (T, B, K). The nodes of this call stay reachable as `self.trace`."""
-        where = f"{type(self).__name__}.loss"
-        seq = validate_sequences(
-            xs, ys, input_size=self.input_size, output_size=self.output_size, head=self.head, where=where
-        )
-        trace = self._unroll(seq, h0, where)
-        targets = seq.index if seq.index is not None else seq.ys.astype(self.dtype)
-        for t, o in enumerate(trace.o, start=1):
-            y = targets[t - 1] if seq.batched else targets[t - 1, 0]
-            with scope(f"t={t}"):
-                yhat, L_t = output_loss(o, y, t, self.head)
-            trace.yhat.append(yhat)
-            trace.L.append(L_t)
-        trace.loss = stack(trace.L).sum()  # L = Σ_t L_t
-        trace.loss.name = "L"
-        self.trace = trace
-        return trace.loss
+        return matvec(self.V, h) + self.b_y
 
 
 class LSTM(_Gated):
@@ -148,6 +87,8 @@ class LSTM(_Gated):
     """
 
     _gates = ("f", "i", "g", "og")
+    state_keys = ("h", "c")
+    step_keys = ("f", "i", "g", "og", "c", "h")
 
     def __init__(
         self,
@@ -157,45 +98,28 @@ class LSTM(_Gated):
         *,
         seed: int = 0,
         head: str = "softmax",
-        dtype=np.float64,
+        dtype: Any = np.float64,
         forget_bias: float = 1.0,
     ) -> None:
         super().__init__(input_size, hidden_size, output_size, seed=seed, head=head, dtype=dtype)
         self.b_f.data[...] = forget_bias
-        self.state: tuple[Tensor, Tensor] | None = None
 
-    def forward(self, xs, h0=None, c0=None) -> tuple[list[Tensor], list[Tensor]]:
+    def forward(self, xs: Any, h0: Any = None, c0: Any = None, **kw: Any) -> tuple[list[Tensor], list[Tensor]]:
         """h_1..h_T and o_1..o_T for xs (T, D) or (T, B, D); h0, c0 (H,) or (B, H), zeros when None."""
-        return super().forward(xs, (h0, c0))
+        return super().forward(xs, h0, c0=c0, **kw)
 
-    def loss(self, xs, ys, h0=None, c0=None) -> Tensor:
+    def loss(self, xs: Any, ys: Any, h0: Any = None, c0: Any = None, **kw: Any) -> Tensor:
         """L = Σ_t L_t (summed over a batch too), as `RNN.loss`; h0, c0 as in `forward`."""
-        return super().loss(xs, ys, (h0, c0))
+        return super().loss(xs, ys, h0, c0=c0, **kw)
 
-    def _unroll(self, seq, state, where: str) -> GatedTrace:
-        h0, c0 = state
-        if isinstance(h0, tuple):  # the `state` of a previous call
-            if c0 is not None or len(h0) != 2:
-                raise ValueError(f"{where}: give the initial state either as h0=(h, c) or as h0=h, c0=c")
-            h0, c0 = h0
-        xs, shape = self._inputs(seq)
-        tr = GatedTrace(h0=self.initial_state(h0, shape, "h_0", where), c0=self.initial_state(c0, shape, "c_0", where))
-        h, c = tr.h0, tr.c0
-        for t in range(1, len(xs) + 1):
-            with scope(f"t={t}"):
-                x = Tensor(xs[t - 1], name=f"x_{t}")
-                f = self._pre("f", x, h).sigmoid()
-                i = self._pre("i", x, h).sigmoid()
-                g = self._pre("g", x, h).tanh()
-                og = self._pre("og", x, h).sigmoid()
-                c = f * c + i * g
-                h = og * c.tanh()
-                o = self._output(h)
-            for key, node in (("x", x), ("f", f), ("i", i), ("g", g), ("og", og), ("c", c), ("h", h), ("o", o)):
-                node.name = f"{key}_{t}"
-                tr[key].append(node)
-        self.state = (h, c)
-        return tr
+    def cell(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        h, c = state
+        f = self._pre("f", x, h).sigmoid()
+        i = self._pre("i", x, h).sigmoid()
+        g = self._pre("g", x, h).tanh()
+        og = self._pre("og", x, h).sigmoid()
+        c = f * c + i * g
+        return {"f": f, "i": i, "g": g, "og": og, "c": c, "h": og * c.tanh()}
 
 
 class GRU(_Gated):
@@ -213,25 +137,11 @@ class GRU(_Gated):
     """
 
     _gates = ("z", "r", "n")
+    step_keys = ("z", "r", "n", "h")
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.state: Tensor | None = None
-
-    def _unroll(self, seq, h0, where: str) -> GatedTrace:
-        xs, shape = self._inputs(seq)
-        tr = GatedTrace(h0=self.initial_state(h0, shape, "h_0", where))
-        h = tr.h0
-        for t in range(1, len(xs) + 1):
-            with scope(f"t={t}"):
-                x = Tensor(xs[t - 1], name=f"x_{t}")
-                z = self._pre("z", x, h).sigmoid()
-                r = self._pre("r", x, h).sigmoid()
-                n = (_mv(self.W_n, x) + _mv(self.U_n, r * h) + self.b_n).tanh()
-                h = (1.0 - z) * n + z * h
-                o = self._output(h)
-            for key, node in (("x", x), ("z", z), ("r", r), ("n", n), ("h", h), ("o", o)):
-                node.name = f"{key}_{t}"
-                tr[key].append(node)
-        self.state = h
-        return tr
+    def cell(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        (h,) = state
+        z = self._pre("z", x, h).sigmoid()
+        r = self._pre("r", x, h).sigmoid()
+        n = (matvec(self.W_n, x) + matvec(self.U_n, r * h) + self.b_n).tanh()
+        return {"z": z, "r": r, "n": n, "h": (1.0 - z) * n + z * h}

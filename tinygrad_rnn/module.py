@@ -1,13 +1,32 @@
-"""Model base class: named parameters, save/load to .npz, and the two output heads shared by the models."""
+"""Models: named parameters (save, load, from_arrays) and the recurrent skeleton every RNN, LSTM and GRU shares.
+
+`Recurrent` owns what does not depend on the cell: the time loop with one `scope("t=k")` per step (the initial
+states h_0, c_0 in "t=0"), the output heads and the loss, one `Trace` of the nodes by symbol, the carried `state`,
+`step()`, and truncated-BPTT chunking (`chunks`). A model defines its parameters (`shape_spec`), its cell and its
+output layer — little else.
+"""
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tinygrad_rnn import functional as F
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.inputs import Sequences, check_dtype, check_head, check_sizes, validate_sequences, whole_number
+from tinygrad_rnn.tensor import Tensor, scope, stack
+
+__all__ = ["Module", "Recurrent", "Trace", "output_loss", "chunk_bounds", "detach_state", "matvec"]
+
+State = Any  # a Tensor (h) or a tuple of Tensors ((h, c) for the LSTM)
+
+
+def matvec(M: Tensor, v: Tensor) -> Tensor:
+    """M v for a column vector v (1-D); for a batch of row vectors v (B, n) the same product is v Mᵀ."""
+    return M @ v if v.ndim == 1 else v @ M.T
 
 
 class Module:
@@ -31,72 +50,487 @@ class Module:
 
     def save(self, path: str | Path) -> Path:
         """Write the parameters by name to an .npz file (the suffix is added when missing)."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
+        path = _npz_path(path)
         np.savez(path, **self.arrays())
         return path
 
     def load(self, path: str | Path) -> Module:
-        """Read parameters saved by `save`; the file must name every parameter with the same shape."""
-        with np.load(Path(path), allow_pickle=False) as stored:
-            missing = [n for n in self.param_names if n not in stored.files]
-            if missing:
-                raise ValueError(f"load {path}: parameter(s) {', '.join(missing)} missing; file has {stored.files}")
-            new = {}
-            for name, p in self.named_parameters().items():
-                arr = stored[name]
-                if arr.shape != p.data.shape:
-                    raise ValueError(
-                        f"load {path}: parameter {name} has shape {arr.shape} in the file but {p.data.shape} "
-                        "in the model"
-                    )
-                new[name] = arr
-        for name, arr in new.items():  # only after every check passed: nothing is half-loaded
+        """Read parameters saved by `save` ("m" finds "m.npz"); every parameter must be there with its shape, as
+        finite real numbers. Nothing changes unless all of them pass (ValueError naming the file)."""
+        path = Path(path)
+        if not path.exists() and _npz_path(path).exists():
+            path = _npz_path(path)
+        self.assign(_read_npz(path, self.param_names), where=f"load {path}")
+        return self
+
+    def assign(self, arrays: dict[str, Any], where: str = "assign") -> None:
+        """Set every parameter from `arrays` (by name), checked all first: same shape, finite real numbers."""
+        checked = {}
+        for name, p in self.named_parameters().items():
+            if name not in arrays:
+                raise ValueError(f"{where}: parameter {name} is missing; given: {', '.join(sorted(arrays))}")
+            arr = np.asarray(getattr(arrays[name], "data", arrays[name]))
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{where}: parameter {name} must hold real numbers, got dtype {arr.dtype}")
+            if arr.shape != p.data.shape:
+                raise ValueError(
+                    f"{where}: parameter {name} has shape {arr.shape} in the file but {p.data.shape} in the model"
+                    if where.startswith("load")
+                    else f"{where}: parameter {name} has shape {arr.shape}; the model needs {p.data.shape}"
+                )
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{where}: parameter {name} has a non-finite value")
+            checked[name] = arr
+        for name, arr in checked.items():  # only after every check passed: nothing is half-assigned
             p = getattr(self, name)
             p.data = arr.astype(p.data.dtype, copy=True)
             p.grad = None
-        return self
-
-    def initial_state(self, value, shape: tuple, name: str, where: str) -> Tensor:
-        """An initial state h_0 / c_0: zeros when None, else an array or Tensor of shape (H,) or (B, H)."""
-        H = self.hidden_size
-        allowed = {(H,), shape}
-        expected = " or ".join(map(str, sorted(allowed)))
-        if value is None:
-            return Tensor(np.zeros(shape, dtype=self.dtype), requires_grad=True, name=name)
-        if isinstance(value, Tensor):
-            if value.shape not in allowed:
-                raise ValueError(f"{where}: {name[0]}0 has shape {value.shape}; expected {expected}")
-            if value.op in (None, "detach"):  # a leaf, e.g. the detached last state of the previous chunk
-                value.name = name
-            return value
-        arr = np.asarray(value)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{where}: {name[0]}0 must hold real numbers, got dtype {arr.dtype}")
-        if arr.shape not in allowed:
-            raise ValueError(f"{where}: {name[0]}0 has shape {arr.shape}; expected {expected}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{where}: {name[0]}0 has a non-finite value")
-        return Tensor(arr.astype(self.dtype), requires_grad=True, name=name)
 
 
-def output_loss(o: Tensor, y, t: int, head: str = "softmax") -> tuple[Tensor, Tensor]:
+def _npz_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+
+def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays of an .npz file; ValueError naming the file for anything that is not a readable one. Each
+    array's header is read first: one claiming more bytes than the archive holds is refused before allocation."""
+    if not path.is_file():
+        raise ValueError(f"load {path}: no such file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            files = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
+            missing = [n for n in names if n not in files]
+            if missing:
+                raise ValueError(f"load {path}: parameter(s) {', '.join(missing)} missing; file has {sorted(files)}")
+            out = {}
+            for n in names:
+                with archive.open(files[n]) as f:
+                    major, _ = np.lib.format.read_magic(f)
+                    read_header = (
+                        np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read_header(f)
+                    if dtype.hasobject:
+                        raise ValueError(f"load {path}: parameter {n} holds Python objects; refused")
+                    claimed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                    if claimed > archive.getinfo(files[n]).file_size:
+                        raise ValueError(f"load {path}: parameter {n} claims {claimed} bytes but the file holds fewer")
+                with archive.open(files[n]) as f:
+                    out[n] = np.lib.format.read_array(f, allow_pickle=False)
+            return out
+    except ValueError as e:
+        if str(e).startswith(f"load {path}"):
+            raise
+        raise ValueError(f"load {path}: not a readable .npz file of parameters ({e})") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, TypeError) as e:
+        raise ValueError(f"load {path}: not a readable .npz file of parameters ({type(e).__name__}: {e})") from None
+
+
+# ---- the trace -----------------------------------------------------------------------------------------------------
+
+
+class Trace:
+    """The nodes of the last `forward`/`loss` call by lecture symbol: `trace.h[t − 1]` is h_t (also `trace["h"]`),
+    likewise x, o, yhat, L and a gated cell's gates; `h0` (and `c0`) the initial states; `loss` the total.
+
+    The fast RNN graph has no per-step o_t node: its logits are the rows of one node, `fused["o"]`, and
+    `step_grads("o")` reads ∇_{o_t}L off its rows, so every graph answers the same questions."""
+
+    def __init__(self, step_keys: tuple[str, ...], batched: bool) -> None:
+        self.steps: dict[str, list[Tensor]] = {k: [] for k in ("x", *step_keys, "o", "yhat", "L")}
+        self.initial: dict[str, Tensor] = {}
+        self.fused: dict[str, Tensor] = {}
+        self.loss: Tensor | None = None
+        self.batched = batched
+
+    def __getattr__(self, key: str) -> Any:
+        steps = self.__dict__.get("steps", {})
+        if key in steps:
+            return steps[key]
+        if key in ("h0", "c0"):
+            return self.__dict__.get("initial", {}).get(key[0])
+        raise AttributeError(f"Trace has no {key!r}; per-step keys: {', '.join(steps)}")
+
+    def __getitem__(self, key: str) -> list[Tensor]:
+        return self.steps[key]
+
+    def step_grads(self, key: str) -> list[np.ndarray]:
+        """∇ of every step's node `key` (t = 1..T), zeros where backward gave none; from fused rows if need be."""
+        if key in self.fused:
+            node, T = self.fused[key], len(self.steps["h"])
+            g = node.grad if node.grad is not None else np.zeros(node.shape)
+            g = g.reshape(T, -1, node.shape[-1])
+            return [g[t] if self.batched else g[t, 0] for t in range(T)]
+        grads = [n.grad if n.grad is not None else np.zeros(n.shape) for n in self.steps[key]]
+        if not self.batched:  # one sequence: vectors, also where the fast graph keeps a step as a (1, n) row
+            grads = [g.reshape(g.shape[-1]) for g in grads]
+        return grads
+
+
+# ---- the output heads ------------------------------------------------------------------------------------------------
+
+
+def output_loss(o: Tensor, y: Any, t: int, head: str = "softmax", weight: Any = None) -> tuple[Tensor, Tensor]:
     """The output head of step t: (ŷ_t, L_t).
 
     softmax: ŷ_t = softmax(o_t), L_t = −Σ_i y_i log ŷ_i (lecture 2.1 and appendix A);
     linear:  ŷ_t = o_t,          L_t = Σ_i (ŷ_i − y_i)² (regression, for forecasting).
-    Batched o_t (B, K) sums the loss over the batch as well.
+    Batched o_t (B, K) sums the loss over the batch as well, each sequence b weighted by weight[b] when given.
     """
+    check_head(head, "output_loss")
+    reduction = "sum" if weight is None else "none"
     if head == "softmax":
         yhat = F.softmax(o)
-        loss = F.cross_entropy_probs(yhat, y, reduction="sum")
-    elif head == "linear":
-        yhat = o
-        loss = F.mse_loss(o, y, reduction="sum")
-    else:
-        raise ValueError(f"unknown output head {head!r}: expected 'softmax' or 'linear'")
-    if head == "softmax":
         yhat.name = f"ŷ_{t}"
+        loss = F.cross_entropy_probs(yhat, y, reduction=reduction)
+    else:
+        yhat = o
+        loss = F.mse_loss(o, y, reduction=reduction)
+        if weight is not None and loss.ndim > 1:
+            loss = loss.sum(axis=-1)
+    if weight is not None:
+        loss = (loss * Tensor(np.asarray(weight, dtype=o.dtype))).sum()
     loss.name = f"L_{t}"
     return yhat, loss
+
+
+# ---- truncated BPTT -----------------------------------------------------------------------------------------------
+
+
+def chunk_bounds(T: int, k: int | None) -> list[tuple[int, int]]:
+    """[(0, k), (k, 2k), …, (·, T)]: 0-based half-open slices of the steps; k = None means one chunk."""
+    T = whole_number(T, "T", "chunk_bounds")
+    if k is None:
+        return [(0, T)]
+    k = whole_number(k, "the chunk length k", "truncated BPTT")
+    return [(a, min(a + k, T)) for a in range(0, T, k)]
+
+
+def detach_state(state: State) -> State:
+    """h.detach(), or each part of an (h, c) pair: the value carries on, the gradient stops here."""
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+# ---- the recurrent skeleton -----------------------------------------------------------------------------------------
+
+
+class Recurrent(Module):
+    """The time loop shared by every recurrent model; subclasses give `shape_spec`, `init_arrays`, `cell`, `output`.
+
+    state_keys: the parts of the state carried from step to step ("h"; "h", "c" for the LSTM);
+    step_keys: the nodes of a step the trace keeps, in the order the cell makes them (gates, then the state).
+    """
+
+    state_keys: tuple[str, ...] = ("h",)
+    step_keys: tuple[str, ...] = ("h",)
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, *, head: str, dtype: Any) -> None:
+        cls = type(self).__name__
+        D, H, K = check_sizes(cls, input_size=input_size, hidden_size=hidden_size, output_size=output_size)
+        self.input_size, self.hidden_size, self.output_size = D, H, K
+        self.head = check_head(head, cls)
+        self.dtype = check_dtype(dtype, cls)
+        self.trace: Trace | None = None
+        self.state: State | None = None
+
+    # -- parameters --
+    @classmethod
+    def shape_spec(cls) -> dict[str, str]:
+        """Each parameter's shape in the letters D (input), H (hidden), K (output), e.g. {"W": "HD", "b": "H"}."""
+        raise NotImplementedError
+
+    def _make_parameters(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, value in arrays.items():
+            setattr(self, name, Tensor(np.asarray(value, dtype=self.dtype), requires_grad=True, name=name))
+        self.param_names = tuple(arrays)
+
+    def _parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        size = {"D": self.input_size, "H": self.hidden_size, "K": self.output_size}
+        return {n: tuple(size[c] for c in spec) for n, spec in self.shape_spec().items()}
+
+    @classmethod
+    def from_arrays(cls, **given: Any) -> Recurrent:
+        """A model holding the given parameter arrays (copied), e.g. `RNN.from_arrays(W=…, U=…, V=…, b=…, c=…)`;
+        other keywords are the constructor's options. The sizes D, H, K are read off the arrays and every shape is
+        checked against the others; an error names the parameter. dtype: the given one, else float32 when every
+        array is float32, else float64."""
+        where = f"{cls.__name__}.from_arrays"
+        spec = cls.shape_spec()
+        options = {k: v for k, v in given.items() if k not in spec and not isinstance(v, (np.ndarray, Tensor, list))}
+        arrays = {k: np.asarray(getattr(v, "data", v)) for k, v in given.items() if k not in options}
+        unknown, missing = set(arrays) - set(spec), [n for n in spec if n not in arrays]
+        if unknown or missing:
+            raise ValueError(
+                f"{where}: parameters are {', '.join(spec)}; "
+                + (f"missing {', '.join(missing)}" if missing else "")
+                + ("; " if unknown and missing else "")
+                + (f"unknown {', '.join(sorted(unknown))}" if unknown else "")
+            )
+        size: dict[str, tuple[int, str]] = {}
+        for name, letters in spec.items():
+            a = arrays[name]
+            if a.ndim != len(letters):
+                raise ValueError(f"{where}: {name} must have {len(letters)} axes ({_letters(letters)}), got {a.shape}")
+            for n, c in zip(a.shape, letters):
+                if c not in size:
+                    size[c] = (n, name)
+                elif size[c][0] != n:
+                    want = tuple(size[x][0] if x in size else "?" for x in letters)
+                    raise ValueError(
+                        f"{where}: {name} has shape {a.shape}, but {size[c][1]} {arrays[size[c][1]].shape} makes "
+                        f"{c}={size[c][0]}, so {name} must be {want} ({_letters(letters)})"
+                    )
+        if "dtype" not in options:
+            float32 = all(a.dtype == np.float32 for a in arrays.values())
+            options["dtype"] = np.float32 if float32 else np.float64
+        model = cls(size["D"][0], size["H"][0], size["K"][0], **options)
+        model.assign(arrays, where=where)
+        return model
+
+    def check_parameters(self, where: str) -> None:
+        """Each parameter still has its shape (e.g. after `param.data = …`); the error names the parameter."""
+        for name, shape in self._parameter_shapes().items():
+            got = getattr(self, name).data.shape
+            if got != shape:
+                raise ValueError(f"{where}: parameter {name} has shape {got}; the model needs {shape}")
+
+    # -- the cell, given by each model --
+    def cell(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        """One step: the new nodes by step key (every `state_keys` entry among them)."""
+        raise NotImplementedError
+
+    def output(self, h: Tensor) -> Tensor:
+        """o_t from h_t."""
+        raise NotImplementedError
+
+    # -- states --
+    def _state_shape(self, batch: int | None) -> tuple[int, ...]:
+        return (self.hidden_size,) if batch is None else (batch, self.hidden_size)
+
+    def initial_state(self, value: Any, shape: tuple[int, ...], name: str, where: str) -> Tensor:
+        """An initial state h_0 / c_0 in the "t=0" scope: zeros when None, else an array or Tensor of shape (H,) or
+        `shape` ((B, H) for a batch)."""
+        allowed = {(self.hidden_size,), shape}
+        expected = " or ".join(map(str, sorted(allowed)))
+        if isinstance(value, Tensor):
+            if value.shape not in allowed:
+                raise ValueError(f"{where}: {name[0]}0 has shape {value.shape}; expected {expected}")
+            if value.op in (None, "detach"):  # a leaf, e.g. the detached last state of the previous chunk
+                value.name, value.scope = name, "t=0"
+            return value
+        if value is None:
+            arr = np.zeros(shape, dtype=self.dtype)
+        else:
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{where}: {name[0]}0 must hold real numbers, got dtype {arr.dtype}")
+            if arr.shape not in allowed:
+                raise ValueError(f"{where}: {name[0]}0 has shape {arr.shape}; expected {expected}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{where}: {name[0]}0 has a non-finite value")
+        state = Tensor(arr.astype(self.dtype), requires_grad=True, name=name)
+        state.scope = "t=0"  # the initial states' own step, wherever they are made
+        return state
+
+    def zero_state(self, batch: int | None = None) -> State:
+        """The initial state of zeros, h_0 (and c_0) of shape (H,), or (B, H) for a batch of B."""
+        shape = self._state_shape(None if batch is None else whole_number(batch, "batch", "zero_state"))
+        parts = self._initial(None, None, shape, f"{type(self).__name__}.zero_state")
+        return parts if len(parts) > 1 else parts[0]
+
+    def _initial(self, h0: Any, c0: Any, shape: tuple[int, ...], where: str) -> tuple[Tensor, ...]:
+        """The initial state tuple: h0 alone, or for an (h, c) state h0 and c0, or h0 = (h, c)."""
+        if len(self.state_keys) == 1:
+            return (self.initial_state(h0, shape, "h_0", where),)
+        if isinstance(h0, tuple):  # the `state` of a previous call
+            if c0 is not None or len(h0) != 2:
+                raise ValueError(f"{where}: give the initial state either as h0=(h, c) or as h0=h, c0=c")
+            h0, c0 = h0
+        return self.initial_state(h0, shape, "h_0", where), self.initial_state(c0, shape, "c_0", where)
+
+    # -- inputs --
+    def _inputs(self, xs: Any, seq: Sequences) -> list[Tensor]:
+        """x_1..x_T as nodes: slices of `xs` when it is a Tensor (its graph kept: xs.grad is filled), else leaves."""
+        T = seq.xs.shape[0]
+        if isinstance(xs, Tensor):
+            out = []
+            for t in range(1, T + 1):
+                with scope(f"t={t}"):
+                    out.append(xs[t - 1])
+            return out
+        values = seq.xs.astype(self.dtype) if seq.batched else seq.xs[:, 0].astype(self.dtype)
+        out = []
+        for t in range(1, T + 1):
+            with scope(f"t={t}"):
+                out.append(Tensor(values[t - 1]))
+        return out
+
+    def _perturbation(self, perturb: Any, arg: str, sym: str, T: int, shape: tuple, where: str) -> dict:
+        if not perturb:
+            return {}
+        out = {}
+        for t, value in perturb.items():
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= T:
+                raise ValueError(f"{where}: {arg} keys must be steps t = 1..{T}, got {t!r}")
+            arr = np.asarray(value, dtype=self.dtype)
+            if arr.shape != shape:
+                raise ValueError(f"{where}: {arg} at t={t} has shape {arr.shape}, but {sym}_{t} has shape {shape}")
+            out[int(t)] = arr
+        return out
+
+    # -- the time loop --
+    def _unroll(self, xs: Any, seq: Sequences, h0: Any, c0: Any, perturb: Any, perturb_o: Any, where: str) -> Trace:
+        """h_t, o_t for t = 1..T, each step in scope "t=<t>"; `perturb` / `perturb_o` ({t: array}) are added to h_t
+        (before o_t and the next step use it) and to o_t, for finite differences of ∇_{h_t}L and ∇_{o_t}L."""
+        self.check_parameters(where)
+        T, B, _ = seq.xs.shape
+        shape = self._state_shape(B if seq.batched else None)
+        dh = self._perturbation(perturb, "perturb", "h", T, shape, where)
+        do = self._perturbation(perturb_o, "perturb_o", "o", T, shape[:-1] + (self.output_size,), where)
+        trace = Trace(self.step_keys, seq.batched)
+        state = self._initial(h0, c0, shape, where)
+        trace.initial = dict(zip(self.state_keys, state))
+        for t, x in enumerate(self._inputs(xs, seq), start=1):
+            with scope(f"t={t}"):
+                nodes = self.cell(x, state)
+                if t in dh:
+                    nodes["h"] = nodes["h"] + Tensor(dh[t])
+                state = tuple(nodes[k] for k in self.state_keys)
+                nodes["o"] = self.output(nodes["h"])
+                if t in do:
+                    nodes["o"] = nodes["o"] + Tensor(do[t])
+            x.name = f"x_{t}"
+            trace.steps["x"].append(x)
+            for key, node in nodes.items():
+                node.name = f"{key}_{t}"
+                trace.steps[key].append(node)
+        self.state = state if len(state) > 1 else state[0]
+        return trace
+
+    def _sequences(self, xs: Any, ys: Any, where: str) -> Sequences:
+        self.trace = None  # the previous call's graph is released before the next one is built
+        out = None if ys is None else self.output_size
+        return validate_sequences(xs, ys, input_size=self.input_size, output_size=out, head=self.head, where=where)
+
+    def forward(
+        self, xs: Any, h0: Any = None, perturb: Any = None, *, perturb_o: Any = None, c0: Any = None
+    ) -> tuple[list[Tensor], list[Tensor]]:
+        """h_1..h_T and o_1..o_T for xs of shape (T, D) or (T, B, D) — an array, or a Tensor whose graph is kept.
+
+        h0: the initial state, (H,) or (B, H), an array or a Tensor (zeros when None); for an LSTM also c0, or
+        h0 = (h, c). perturb / perturb_o: {t: array} added to h_t / o_t (t 1-based), for finite differences.
+        """
+        where = f"{type(self).__name__}.forward"
+        seq = self._sequences(xs, None, where)
+        self.trace = self._unroll(xs, seq, h0, c0, perturb, perturb_o, where)
+        return self.trace.h, self.trace.o
+
+    def loss(
+        self,
+        xs: Any,
+        ys: Any,
+        h0: Any = None,
+        perturb: Any = None,
+        *,
+        perturb_o: Any = None,
+        c0: Any = None,
+        reduction: str = "sum",
+        mask: Any = None,
+    ) -> Tensor:
+        """L = Σ_t L_t, L_t = −Σ_i y_{t,i} log ŷ_{t,i} (softmax head; lecture 2.2, appendix A) or Σ_i (o_{t,i} −
+        y_{t,i})² (linear head), summed over a batch too. The nodes of this call stay reachable as `self.trace`.
+
+        ys: class indices (T,) / (T, B) or one-hot rows (T, K) / (T, B, K); regression targets (T, K) / (T, B, K).
+        mask: weights (T,) or (T, B) (1 = counted, 0 = left out) of each step and sequence; reduction "sum" or
+        "mean" (divided by the number of counted (t, b) pairs, or the sum of the weights).
+        """
+        where = f"{type(self).__name__}.loss"
+        seq = self._sequences(xs, ys, where)
+        weights = _weights(mask, seq, reduction, where)
+        trace = self._unroll(xs, seq, h0, c0, perturb, perturb_o, where)
+        return self._heads(trace, seq, weights, reduction)
+
+    def _targets(self, seq: Sequences) -> np.ndarray:
+        return seq.index if seq.index is not None else seq.ys.astype(self.dtype)
+
+    def _heads(self, trace: Trace, seq: Sequences, weights: np.ndarray | None, reduction: str) -> Tensor:
+        """ŷ_t and L_t on every o_t, each in its step's scope; L = Σ_t L_t (or their mean)."""
+        targets = self._targets(seq)
+        for t, o in enumerate(trace.o, start=1):
+            y = targets[t - 1] if seq.batched else targets[t - 1, 0]
+            w = None if weights is None else (weights[t - 1] if seq.batched else weights[t - 1, 0])
+            with scope(f"t={t}"):
+                yhat, L_t = output_loss(o, y, t, self.head, w)
+            trace.steps["yhat"].append(yhat)
+            trace.steps["L"].append(L_t)
+        total = stack(trace.L).sum()  # L = Σ_t L_t   (2.2)
+        if reduction == "mean":
+            count = float(weights.sum()) if weights is not None else float(seq.xs.shape[0] * seq.xs.shape[1])
+            total = total * (1.0 / count)
+        total.name = "L"
+        trace.loss = total
+        self.trace = trace
+        return total
+
+    def step(self, x: Any, state: State = None) -> tuple[State, Tensor]:
+        """One step outside the time loop: (the new state, o_t) from x_t (D,) or (B, D) and the state (zeros when
+        None; h, or (h, c) for the LSTM)."""
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=self.dtype))
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{type(self).__name__}.step: x must have shape (D,) or (B, D) with D={self.input_size}; got {x.shape}"
+            )
+        shape = self._state_shape(x.shape[0] if x.ndim == 2 else None)
+        parts = self._initial(state, None, shape, f"{type(self).__name__}.step")
+        nodes = self.cell(x, parts)
+        new = tuple(nodes[k] for k in self.state_keys)
+        return (new if len(new) > 1 else new[0]), self.output(nodes["h"])
+
+    def chunks(self, xs: Any, ys: Any = None, k: int | None = None, h0: Any = None) -> Iterator[tuple[int, int, Any]]:
+        """Truncated BPTT over one long sequence: for each chunk [a, b) of k steps (k = None: one chunk) yield
+        (a, b, result) — result the chunk's loss when ys is given, else its outputs o_a+1..o_b — with the state of
+        the previous chunk carried in detached (the gradient stops at the chunk boundary, the value carries on)."""
+        xs_len = len(xs)
+        if ys is not None and len(ys) != xs_len:
+            raise ValueError(f"{type(self).__name__}.chunks: xs has {xs_len} steps but ys has {len(ys)}")
+        state = h0
+        for a, b in chunk_bounds(xs_len, k):
+            result = self.forward(xs[a:b], state)[1] if ys is None else self.loss(xs[a:b], ys[a:b], state)
+            state = detach_state(self.state)
+            yield a, b, result
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self._repr_options().items())
+        return (
+            f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size}, "
+            f"output_size={self.output_size}{extra}, head={self.head!r}, dtype={self.dtype.name})"
+        )
+
+    def _repr_options(self) -> dict[str, Any]:
+        return {}
+
+
+def _letters(spec: str) -> str:
+    return "(" + ", ".join(spec) + ")"
+
+
+def _weights(mask: Any, seq: Sequences, reduction: str, where: str) -> np.ndarray | None:
+    """The mask as (T, B) weights (None when not given), checked; reduction must be "sum" or "mean"."""
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"{where}: reduction must be 'sum' or 'mean', got {reduction!r}")
+    if mask is None:
+        return None
+    T, B = seq.xs.shape[:2]
+    m = np.asarray(mask)
+    want = (T, B) if seq.batched else (T,)
+    if m.dtype.kind not in "biuf" or m.shape != want:
+        raise ValueError(f"{where}: mask must be {want} real weights (one per step and sequence); got {m.shape}")
+    m = m.astype(np.float64).reshape(T, B)
+    if not np.all(np.isfinite(m)) or (m < 0).any():
+        raise ValueError(f"{where}: mask weights must be finite and ≥ 0")
+    if reduction == "mean" and m.sum() == 0:
+        raise ValueError(f"{where}: reduction='mean' with a mask that counts nothing")
+    return m

@@ -2,9 +2,8 @@
 
 Truncated BPTT (chunks of k steps): a sequence of T steps is cut into chunks [1..k], [k+1..2k], …; each chunk's
 loss is built starting from the previous chunk's last hidden state *detached*, so the gradient does not flow from
-step t+1 into h_t when t is a multiple of k — the convention of `lecture.truncated_bptt_gradients`. Works with any
-model of the `RNN` interface (`loss(xs, ys, h0)`; the last state is `model.state` when the model keeps one, as the
-LSTM's (h, c) pair, else the last h_t of `model.trace`).
+step t+1 into h_t when t is a multiple of k — the convention of `lecture.truncated_bptt_gradients`. The chunking is
+`Recurrent.chunks`, shared by every model (RNN, LSTM, GRU) and by forecasting.
 """
 
 from __future__ import annotations
@@ -12,11 +11,14 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.inputs import whole_number
+from tinygrad_rnn.module import Recurrent, chunk_bounds, detach_state  # noqa: F401 (re-exported)
 from tinygrad_rnn.optim import Optimizer, clip_grad_norm, clip_grad_value, l1_penalty, l2_penalty
 from tinygrad_rnn.tensor import Tensor, no_grad
 
@@ -24,7 +26,6 @@ __all__ = [
     "Progress",
     "History",
     "fit",
-    "final_state",
     "detach_state",
     "chunk_bounds",
     "tbptt_backward",
@@ -112,8 +113,7 @@ def fit(
     penalties are graph nodes added to the loss, so a drawing of L shows them. `callback(i, history)` runs after each
     update (e.g. to sample text). A non-finite loss stops training with a ValueError naming the update.
     """
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"fit: steps must be a whole number ≥ 1, got {steps!r}")
+    steps = whole_number(steps, "steps", "fit")
     params = optimizer.params
     hist = History()
     bar = progress if isinstance(progress, Progress) else Progress(steps, desc, enabled=bool(progress))
@@ -153,36 +153,7 @@ def _global_norm(params) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------- truncated BPTT
-def final_state(model):
-    """The state after the model's last forward/loss call: `model.state` if it keeps one (LSTM: (h, c)), else h_T."""
-    state = getattr(model, "state", None)
-    if state is not None:
-        return state
-    trace = getattr(model, "trace", None)
-    if trace is None:
-        raise ValueError(f"final_state: {type(model).__name__} has run no forward pass yet")
-    return trace["h"][-1]
-
-
-def detach_state(state):
-    """h.detach(), or each part of an (h, c) pair: the value carries on, the gradient stops here."""
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
-
-
-def chunk_bounds(T: int, k: int | None) -> list[tuple[int, int]]:
-    """[(0, k), (k, 2k), …, (·, T)]: 0-based half-open slices of the steps; k = None means one chunk."""
-    if not isinstance(T, (int, np.integer)) or T < 1:
-        raise ValueError(f"chunk_bounds: T must be ≥ 1, got {T!r}")
-    if k is None:
-        return [(0, int(T))]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"truncated BPTT: the chunk length k must be a whole number ≥ 1, got {k!r}")
-    return [(a, min(a + k, T)) for a in range(0, T, k)]
-
-
-def _check_pair(fn: str, xs, ys):
+def _check_pair(fn: str, xs: Any, ys: Any) -> tuple[np.ndarray, np.ndarray]:
     xs = np.asarray(xs)
     if xs.ndim not in (2, 3) or len(xs) == 0:
         raise ValueError(f"{fn}: xs must have shape (T, D) or (T, B, D) with T ≥ 1, got {xs.shape}")
@@ -198,12 +169,10 @@ def tbptt_backward(model, xs, ys, k: int | None, h0=None) -> float:
     detach() after steps k, 2k, … (`lecture.truncated_bptt_gradients`). Returns the total loss.
     """
     xs, ys = _check_pair("tbptt_backward", xs, ys)
-    state, total = h0, 0.0
-    for a, b in chunk_bounds(len(xs), k):
-        loss = model.loss(xs[a:b], ys[a:b], state)
+    total = 0.0
+    for _, _, loss in model.chunks(xs, ys, k, h0):
         loss.backward()
         total += loss.item()
-        state = detach_state(final_state(model))
     return total
 
 
@@ -229,24 +198,20 @@ def train_sequence(
     divided by its number of steps (so chunks of different length compare).
     """
     xs, ys = _check_pair("train_sequence", xs, ys)
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"train_sequence: epochs must be a whole number ≥ 1, got {epochs!r}")
-    chunks = chunk_bounds(len(xs), tbptt)
-    carry = {"state": None}
+    epochs = whole_number(epochs, "epochs", "train_sequence")
+    n_chunks = len(chunk_bounds(len(xs), tbptt))
+    epoch: dict[str, Iterator] = {}
 
     def loss_fn(i: int) -> Tensor:
-        j = (i - 1) % len(chunks)
-        if j == 0:
-            carry["state"] = None
-        a, b = chunks[j]
-        loss = model.loss(xs[a:b], ys[a:b], carry["state"])
-        carry["state"] = detach_state(final_state(model))
+        if (i - 1) % n_chunks == 0:  # a new epoch: the state restarts from zeros
+            epoch["chunks"] = model.chunks(xs, ys, tbptt)
+        a, b, loss = next(epoch["chunks"])
         return loss * (1.0 / (b - a))
 
     return fit(
         loss_fn,
         optimizer,
-        epochs * len(chunks),
+        epochs * n_chunks,
         clip=clip,
         clip_value=clip_value,
         l1=l1,
@@ -268,7 +233,7 @@ def sample_text(model, vocab, prefix: str, n: int, *, temperature: float = 1.0, 
     out = []
     with no_grad():
         _, os = model.forward(vocab.one_hot(vocab.encode(prefix)))
-        state = final_state(model)
+        state = model.state
         o = os[-1].data
         for _ in range(n):
             z = o / temperature
@@ -277,6 +242,6 @@ def sample_text(model, vocab, prefix: str, n: int, *, temperature: float = 1.0, 
             k = int(rng.choice(len(p), p=p))
             out.append(k)
             _, os = model.forward(vocab.one_hot(np.array([k])), state)
-            state = final_state(model)
+            state = model.state
             o = os[-1].data
     return vocab.decode(np.array(out, dtype=np.int64)) if out else ""

@@ -145,7 +145,7 @@ def steps_collapsed_t200() -> Picture:
 
 
 def lecture_check_printed() -> Picture:
-    from tinygrad_rnn.lecture import compare
+    from tinygrad_rnn.report import compare
 
     rnn, xs, ys = _hel_problem()
     report = compare(rnn, xs, ys)

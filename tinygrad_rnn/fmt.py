@@ -1,0 +1,51 @@
+"""Numbers and shapes as short text, the same way in tables, drawings and reports."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["num", "shape_text", "array_text", "norm"]
+
+
+def num(x: float, digits: int = 3) -> str:
+    """A number with `digits` significant digits, a true minus sign, and no negative zero."""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x == 0:
+        return "0"
+    text = f"{x:.{digits}g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        text = f"{mant}e{int(exp)}"
+    return text.replace("-", "−")
+
+
+def shape_text(shape: tuple) -> str:
+    """2×3, or "scalar" for ()."""
+    return "×".join(str(n) for n in shape) if shape else "scalar"
+
+
+def array_text(a: np.ndarray, max_numbers: int) -> str:
+    """The numbers themselves when there are few (rows separated by ';'), else ‖·‖ and the range."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size <= max_numbers:
+        if a.ndim == 0:
+            return num(a)
+        if a.ndim == 1:
+            return "[" + ", ".join(num(v) for v in a) + "]"
+        rows = a.reshape(-1, a.shape[-1])
+        return "[" + "; ".join(", ".join(num(v) for v in row) for row in rows) + "]"
+    if a.size == 0:
+        return "empty"
+    return f"‖·‖ {num(np.linalg.norm(a))}  [{num(a.min())}, {num(a.max())}]"
+
+
+def norm(a: Any) -> float:
+    """‖a‖, the Euclidean (Frobenius) norm, in float64."""
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float64)))

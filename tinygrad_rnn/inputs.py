@@ -1,0 +1,163 @@
+"""Checked inputs: sequences, targets and whole numbers, for the models, training and forecasting.
+
+`validate_sequences` is the one parser of a model's inputs and targets: xs (T, D) or (T, B, D); targets as class
+indices, one-hot / probability rows, or regression values. Its errors name the function, the shapes and the step
+(t=k, 1-based, and the batch index). `whole_number` and `check_sizes` are the checks of counts and sizes.
+The lecture module does not use this parser: it reads its arguments itself, so that the independent witness shares
+no code with the models it checks (a test holds the two readings equal).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = ["Sequences", "validate_sequences", "real_array", "whole_number", "check_sizes", "check_dtype", "check_head"]
+
+HEADS = ("softmax", "linear")
+
+
+class Sequences(NamedTuple):
+    """Checked inputs in batch layout: xs (T, B, D); targets (T, B, K) (one-hot / probability rows or regression
+    targets) or None; `index` the class indices (T, B) when ys was given as indices, else None; `batched` tells
+    whether the caller's layout had the batch axis."""
+
+    xs: np.ndarray
+    ys: np.ndarray | None
+    index: np.ndarray | None
+    batched: bool
+
+
+def _at(t: int, b: int, batched: bool) -> str:
+    return f"t={t + 1}, batch index {b}" if batched else f"t={t + 1}"
+
+
+def real_array(name: str, a: Any, where: str) -> np.ndarray:
+    if not isinstance(a, np.ndarray) and isinstance(getattr(a, "data", None), np.ndarray):
+        a = a.data  # a Tensor: its values
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: {name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def validate_sequences(
+    xs: Any,
+    ys: Any = None,
+    *,
+    input_size: int,
+    output_size: int | None = None,
+    head: str = "softmax",
+    where: str = "validate_sequences",
+) -> Sequences:
+    """Check xs (T, D) / (T, B, D) and ys against the model sizes; errors name the function, the shapes and t=k.
+
+    ys for head="softmax": class indices (T,) / (T, B), or one-hot / probability rows (T, K) / (T, B, K).
+    ys for head="linear": regression targets (T, K) / (T, B, K).
+    """
+    x = real_array("xs", xs, where)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"{where}: xs must have shape (T, D) for one sequence or (T, B, D) for a batch; got shape {x.shape}"
+        )
+    batched = x.ndim == 3
+    if x.shape[0] == 0 or (batched and x.shape[1] == 0):
+        raise ValueError(f"{where}: xs of shape {x.shape} is empty; a sequence needs T ≥ 1 steps (and B ≥ 1)")
+    if x.shape[-1] != input_size:
+        raise ValueError(
+            f"{where}: xs has D={x.shape[-1]} features per step (xs shape {x.shape}) but the model expects "
+            f"input size D={input_size}"
+        )
+    x3 = np.asarray(x, dtype=np.float64)
+    x3 = x3 if batched else x3[:, None, :]
+    if not np.isfinite(x3).all():
+        bad = ~np.isfinite(x3)
+        t, b, _ = np.argwhere(bad)[0]
+        raise ValueError(f"{where}: xs has a non-finite value ({x3[t, b][bad[t, b]][0]}) at {_at(t, b, batched)}")
+    T, B = x3.shape[:2]
+    if ys is None:
+        return Sequences(x3, None, None, batched)
+
+    y = real_array("ys", ys, where)
+    if y.ndim == 0 or y.shape[0] != T:
+        got = "no time axis" if y.ndim == 0 else f"{y.shape[0]} steps"
+        raise ValueError(f"{where}: xs has T={T} steps (xs shape {x.shape}) but ys has {got} (ys shape {y.shape})")
+    K = output_size
+    lead = (T, B) if batched else (T,)
+    if head == "linear":
+        if y.shape != lead + (K,):
+            raise ValueError(f"{where}: regression targets ys must have shape {lead + (K,)} for K={K}; got {y.shape}")
+        y3 = np.asarray(y, dtype=np.float64).reshape(T, B, K)
+        bad = ~np.isfinite(y3)
+        if bad.any():
+            t, b, _ = np.argwhere(bad)[0]
+            raise ValueError(f"{where}: ys has a non-finite value at {_at(t, b, batched)}")
+        return Sequences(x3, y3, None, batched)
+    if head != "softmax":
+        raise ValueError(f"{where}: unknown output head {head!r}: expected 'softmax' or 'linear'")
+
+    if y.shape == lead:  # class indices
+        idx = np.asarray(y).reshape(T, B)
+        if idx.dtype.kind == "b":
+            raise TypeError(f"{where}: class indices ys must be whole numbers, got booleans (ys shape {y.shape})")
+        if idx.dtype.kind == "f":
+            frac = ~np.isfinite(idx) | (idx != np.round(np.nan_to_num(idx)))
+            if frac.any():
+                t, b = np.argwhere(frac)[0]
+                raise ValueError(f"{where}: class index {idx[t, b]} at {_at(t, b, batched)} is not a whole number")
+        if idx.min() < 0 or idx.max() >= K:
+            t, b = np.argwhere((idx < 0) | (idx >= K))[0]
+            raise ValueError(
+                f"{where}: class index {idx[t, b]:g} at {_at(t, b, batched)} is outside 0..{K - 1} (K={K} classes)"
+            )
+        idx = idx.astype(np.intp)
+        return Sequences(x3, np.eye(K)[idx], idx, batched)
+    if y.shape == lead + (K,):  # one-hot or probability rows
+        p = np.asarray(y, dtype=np.float64).reshape(T, B, K)
+        bad = ~np.isfinite(p) | (p < 0)
+        if bad.any():
+            t, b, _ = np.argwhere(bad)[0]
+            raise ValueError(f"{where}: ys row at {_at(t, b, batched)} has a negative or non-finite entry: {p[t, b]}")
+        s = p.sum(axis=-1)
+        off = np.abs(s - 1.0) > 1e-8
+        if off.any():
+            t, b = np.argwhere(off)[0]
+            raise ValueError(
+                f"{where}: ys row at {_at(t, b, batched)} sums to {s[t, b]:.6g}, not 1: the target of cross-entropy "
+                "must be a one-hot or probability row (then ∇_o L = ŷ − y)"
+            )
+        return Sequences(x3, p, None, batched)
+    raise ValueError(
+        f"{where}: ys of shape {y.shape} fits neither class indices {lead} nor one-hot rows {lead + (K,)} "
+        f"for xs of shape {x.shape} and K={K} classes"
+    )
+
+
+def whole_number(value: Any, name: str, where: str, *, minimum: int = 1) -> int:
+    """`value` as an int, checked to be a whole number ≥ minimum (bools refused); errors name `where` and `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where}: {name} must be a whole number, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{where}: {name} must be a whole number ≥ {minimum}, got {value}")
+    return int(value)
+
+
+def check_sizes(owner: str, **named: Any) -> list[int]:
+    """A model's sizes as ints, each a whole number ≥ 1 (errors name the model and the size)."""
+    return [whole_number(value, name, owner) for name, value in named.items()]
+
+
+def check_dtype(dtype: Any, owner: str) -> np.dtype:
+    """float32 or float64, the two dtypes the models compute in."""
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{owner}: dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def check_head(head: Any, owner: str) -> str:
+    """The output head: "softmax" (classification) or "linear" (regression)."""
+    if head not in HEADS:
+        raise ValueError(f"{owner}: unknown output head {head!r}: expected 'softmax' or 'linear'")
+    return str(head)
