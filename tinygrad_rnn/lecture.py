@@ -62,12 +62,6 @@ def _real(name: str, a, where: str) -> np.ndarray:
     return arr
 
 
-def _first(bad: np.ndarray, batched: bool) -> str:
-    """Where the first True of a (T, B, …) mask is, as t=k (1-based) and the batch index."""
-    t, b = np.argwhere(bad.reshape(bad.shape[0], bad.shape[1], -1).any(axis=-1))[0]
-    return f"t={t + 1}, batch index {b}" if batched else f"t={t + 1}"
-
-
 class Sequences(NamedTuple):
     """xs (T, B, D) and y_t rows (T, B, K) (or None) in float64; `batched`: whether xs had the batch axis."""
 
@@ -76,73 +70,96 @@ class Sequences(NamedTuple):
     batched: bool
 
 
+def _require(ok: Any, where: str, message: str, error: type = ValueError) -> None:
+    if not ok:
+        raise error(f"{where}: {message}")
+
+
+def _none_bad(bad: np.ndarray, values: np.ndarray, batched: bool, where: str, message: str) -> None:
+    """Raise `message` (with {v}: the first bad value, {at}: its step t=k and batch index) where `bad` holds."""
+    if bad.any():
+        t, b = np.argwhere(bad.reshape(bad.shape[0], bad.shape[1], -1).any(axis=-1))[0]
+        at = f"t={t + 1}, batch index {b}" if batched else f"t={t + 1}"
+        raise ValueError(f"{where}: " + message.format(v=values[bad][0], at=at, row=values[t, b]))
+
+
 def _read(xs, ys, D: int, K: int, head: str, where: str) -> Sequences:
-    """xs as (T, B, D) float64, y_t as (T, B, K) rows (a class index k becomes the one-hot e_k), and whether xs had
-    the batch axis. ValueError/TypeError naming `where`, the shapes and the step for anything else."""
+    """x_t as rows of (T, B, D) float64, y_t as rows of (T, B, K) (a class index k read as the one-hot e_k), and
+    whether xs had the batch axis. ValueError/TypeError naming `where`, the shapes and the step for anything else."""
     x = _real("xs", xs, where)
-    if x.ndim not in (2, 3):
-        raise ValueError(
-            f"{where}: xs must have shape (T, D) for one sequence or (T, B, D) for a batch; got shape {x.shape}"
-        )
+    shape = f"xs shape {x.shape}"
+    _require(
+        x.ndim in (2, 3), where, f"xs must have shape (T, D) for one sequence or (T, B, D) for a batch; got {shape}"
+    )
     batched = x.ndim == 3
     x3 = (x if batched else x[:, None]).astype(np.float64)
     T, B, width = x3.shape
-    if T == 0 or B == 0:
-        raise ValueError(f"{where}: xs of shape {x.shape} is empty; a sequence needs T ≥ 1 steps (and B ≥ 1)")
-    if width != D:
-        raise ValueError(
-            f"{where}: xs has D={width} features per step (xs shape {x.shape}) but the model expects input size D={D}"
-        )
-    if not np.isfinite(x3).all():
-        raise ValueError(
-            f"{where}: xs has a non-finite value ({x3[~np.isfinite(x3)][0]}) at {_first(~np.isfinite(x3), batched)}"
-        )
+    _require(T and B, where, f"xs of shape {x.shape} is empty; a sequence needs T ≥ 1 steps (and B ≥ 1)")
+    _require(width == D, where, f"xs has D={width} features per step ({shape}) but the model expects input size D={D}")
+    _none_bad(~np.isfinite(x3), x3, batched, where, "xs has a non-finite value ({v}) at {at}")
     if ys is None:
         return Sequences(x3, None, batched)
     y = _real("ys", ys, where)
-    if y.ndim == 0 or len(y) != T:
-        got = "no time axis" if y.ndim == 0 else f"{len(y)} steps"
-        raise ValueError(f"{where}: xs has T={T} steps (xs shape {x.shape}) but ys has {got} (ys shape {y.shape})")
+    steps = "no time axis" if y.ndim == 0 else f"{len(y)} steps"
+    _require(y.ndim and len(y) == T, where, f"xs has T={T} steps ({shape}) but ys has {steps} (ys shape {y.shape})")
+    return Sequences(x3, _read_targets(y, T, B, K, batched, head, where, shape), batched)
+
+
+def _read_targets(y: np.ndarray, T: int, B: int, K: int, batched: bool, head: str, where: str, xs_shape: str):
+    """y_t for t = 1..T as rows (T, B, K): regression values, one-hot / probability rows, or class indices."""
     lead = (T, B) if batched else (T,)
     if head == "linear":
-        if y.shape != lead + (K,):
-            raise ValueError(f"{where}: regression targets ys must have shape {lead + (K,)} for K={K}; got {y.shape}")
-        y3 = y.astype(np.float64).reshape(T, B, K)
-        if not np.isfinite(y3).all():
-            raise ValueError(f"{where}: ys has a non-finite value at {_first(~np.isfinite(y3), batched)}")
-        return Sequences(x3, y3, batched)
-    if head != "softmax":
-        raise ValueError(f"{where}: unknown output head {head!r}: expected 'softmax' or 'linear'")
+        _require(
+            y.shape == lead + (K,),
+            where,
+            f"regression targets ys must have shape {lead + (K,)} for K={K}; got {y.shape}",
+        )
+        rows = y.astype(np.float64).reshape(T, B, K)
+        _none_bad(~np.isfinite(rows), rows, batched, where, "ys has a non-finite value at {at}")
+        return rows
+    _require(head == "softmax", where, f"unknown output head {head!r}: expected 'softmax' or 'linear'")
     if y.shape == lead:  # y_t given as the index k of its one-hot vector e_k
         k = y.reshape(T, B)
-        if k.dtype.kind == "b":
-            raise TypeError(f"{where}: class indices ys must be whole numbers, got booleans (ys shape {y.shape})")
+        _require(
+            k.dtype.kind != "b",
+            where,
+            f"class indices ys must be whole numbers, got booleans (ys shape {y.shape})",
+            TypeError,
+        )
         frac = ~np.isfinite(k) | (k != np.round(np.nan_to_num(k)))
-        if frac.any():
-            raise ValueError(f"{where}: class index {k[frac][0]} at {_first(frac, batched)} is not a whole number")
-        out = (k < 0) | (k >= K)
-        if out.any():
-            raise ValueError(
-                f"{where}: class index {k[out][0]:g} at {_first(out, batched)} is outside 0..{K - 1} (K={K} classes)"
-            )
-        return Sequences(x3, np.eye(K)[k.astype(np.intp)], batched)
-    if y.shape != lead + (K,):
-        raise ValueError(
-            f"{where}: ys of shape {y.shape} fits neither class indices {lead} nor one-hot rows {lead + (K,)} "
-            f"for xs of shape {x.shape} and K={K} classes"
+        _none_bad(frac, k, batched, where, "class index {v} at {at} is not a whole number")
+        _none_bad(
+            (k < 0) | (k >= K),
+            k,
+            batched,
+            where,
+            f"class index {{v:g}} at {{at}} is outside 0..{K - 1} (K={K} classes)",
         )
-    y3 = y.astype(np.float64).reshape(T, B, K)  # y_t a one-hot or probability row
-    bad = ~np.isfinite(y3) | (y3 < 0)
-    if bad.any():
-        at = _first(bad, batched)
-        raise ValueError(f"{where}: ys row at {at} has a negative or non-finite entry: {y3[bad.any(-1)][0]}")
-    off = np.abs(y3.sum(axis=-1) - 1.0) > 1e-8
-    if off.any():
-        raise ValueError(
-            f"{where}: ys row at {_first(off, batched)} sums to {y3.sum(axis=-1)[off][0]:.6g}, not 1: the target of "
-            "cross-entropy must be a one-hot or probability row (then ∇_o L = ŷ − y)"
-        )
-    return Sequences(x3, y3, batched)
+        return np.eye(K)[k.astype(np.intp)]
+    _require(
+        y.shape == lead + (K,),
+        where,
+        f"ys of shape {y.shape} fits neither class indices {lead} nor one-hot rows {lead + (K,)} for "
+        f"{xs_shape.replace(' shape', 's of shape')} and K={K} classes",
+    )
+    rows = y.astype(np.float64).reshape(T, B, K)  # y_t a one-hot or probability row
+    _none_bad(
+        ~np.isfinite(rows) | (rows < 0),
+        rows,
+        batched,
+        where,
+        "ys row at {at} has a negative or non-finite entry: {row}",
+    )
+    sums = rows.sum(axis=-1)
+    _none_bad(
+        np.abs(sums - 1.0) > 1e-8,
+        sums,
+        batched,
+        where,
+        "ys row at {at} sums to {v:.6g}, not 1: the target of cross-entropy must be a one-hot or probability row "
+        "(then ∇_o L = ŷ − y)",
+    )
+    return rows
 
 
 def check_parameters(W, U, V, b, c, where: str = "lecture") -> tuple[int, int, int]:
