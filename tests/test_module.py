@@ -81,9 +81,8 @@ def test_chunks_carry_the_state_detached(kind):
     parts = list(model.chunks(xs, ys, 3))
     assert [(a, b) for a, b, _ in parts] == chunk_bounds(7, 3) == [(0, 3), (3, 6), (6, 7)]
     assert sum(L.item() for _, _, L in parts) == pytest.approx(whole, rel=1e-12)
-    h0 = parts[1][2]  # the second chunk starts from a detached leaf
-    first = model.trace  # the trace of the last chunk
-    assert first.h0.op == "detach" and not first.h0.requires_grad
+    last = model.trace  # the trace of the last chunk: it starts from a detached leaf
+    assert last.h0.op == "detach" and not last.h0.requires_grad and last.h0.scope == "t=0"
 
 
 def test_chunked_gradients_are_truncated_bptt():

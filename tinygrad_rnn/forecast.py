@@ -16,12 +16,16 @@ predicts y[t] from y[:t] (NaN where a method has no prediction yet). Windows for
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 
+from tinygrad_rnn import data
 from tinygrad_rnn.data import check_series
-from tinygrad_rnn.optim import SGD, Adagrad, Adam
+from tinygrad_rnn.models import make_model
 from tinygrad_rnn.tensor import Tensor, no_grad, scope, stack
-from tinygrad_rnn.train import History, fit
+from tinygrad_rnn.train import OPTIMIZERS, History, fit
 
 __all__ = [
     "rmse",
@@ -34,6 +38,10 @@ __all__ = [
     "feedback_loss",
     "teacher_forced_loss",
     "train_forecaster",
+    "SERIES",
+    "load_series",
+    "ForecastResult",
+    "forecast_experiment",
 ]
 
 
@@ -271,9 +279,6 @@ def teacher_forced_loss(model, windows, *, washout: int = 0) -> Tensor:
     return _mean_sq(os, w[1:], washout)
 
 
-_OPTIMIZERS = {"adam": Adam, "sgd": SGD, "adagrad": Adagrad}
-
-
 def train_forecaster(
     model,
     train,
@@ -297,13 +302,13 @@ def train_forecaster(
     (models with `step`, the lecture RNN). `tbptt=k` (teacher forcing only) cuts each window into chunks of k steps
     with the state carried detached. `window` counts scored steps plus the `washout`.
     """
-    if optimizer not in _OPTIMIZERS:
-        raise ValueError(f"train_forecaster: optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"train_forecaster: optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     if getattr(model, "head", "linear") != "linear":
         raise ValueError(f"train_forecaster: the model needs head='linear' for regression, got {model.head!r}")
     y = _as_2d(train, "train_forecaster")
     rng = np.random.default_rng(seed)
-    opt = _OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     if tbptt is not None and teacher_forcing != 1.0:
         raise ValueError("train_forecaster: tbptt applies to teacher-forced training (teacher_forcing=1) only")
 
@@ -322,3 +327,84 @@ def _tbptt_windows_loss(model, w: np.ndarray, washout: int, k: int) -> Tensor:
     """The teacher-forced loss with the state detached after steps k, 2k, … (one graph; same value)."""
     outs = [o for _, _, os in model.chunks(w[:-1], k=k) for o in os]
     return _mean_sq(outs, w[1:], washout)
+
+
+# ----------------------------------------------------------------------------------------------------- the experiment
+SERIES = {
+    "mackey-glass": lambda seed: data.mackey_glass(1500, sample_every=3.0),
+    "sunspots": lambda seed: data.load_sunspots()[1],
+    "sine": lambda seed: data.sine(600, period=25.0, noise=0.05, seed=seed),
+}
+
+
+def load_series(name: str, seed: int = 0) -> np.ndarray:
+    """One of the series of `forecast_experiment`: "mackey-glass" (τ = 17, every 3 time units, 1500 values), the
+    shipped yearly "sunspots", or a noisy "sine" of period 25 (600 values, noise from `seed`)."""
+    if name not in SERIES:
+        raise ValueError(f"load_series: series must be one of {', '.join(SERIES)}, got {name!r}")
+    return SERIES[name](seed)
+
+
+@dataclass
+class ForecastResult:
+    """What `forecast_experiment` measured: test RMSE one step ahead and at the last lead, per method."""
+
+    series: str
+    sizes: dict[str, int]
+    updates: int
+    last_loss: float
+    horizon: int
+    rmse: dict[str, tuple[float, float]] = field(default_factory=dict)  # method: (one-step, at lead `horizon`)
+    model: Any = None
+
+    def __str__(self) -> str:
+        s = self.sizes
+        lines = [
+            f"{self.series}: {s['total']} values (train {s['train']}, validation {s['validation']}, test {s['test']}), "
+            f"standardised; {self.updates} updates, last training loss {self.last_loss:.4g}",
+            f"test RMSE        {'method':22s} {'one-step':>9s} {'lead ' + str(self.horizon):>9s}",
+        ]
+        lines += [f"                 {name:22s} {one:9.4f} {lead:9.4f}" for name, (one, lead) in self.rmse.items()]
+        return "\n".join(lines)
+
+
+def forecast_experiment(
+    series: str = "mackey-glass",
+    model: str = "rnn",
+    *,
+    hidden: int = 16,
+    horizon: int = 30,
+    seed: int = 0,
+    **training: Any,
+) -> ForecastResult:
+    """Train a forecaster (`train_forecaster` with `training` options: steps, window, batch, lr, optimizer,
+    teacher_forcing, tbptt, clip, progress) on the first 60% of a standardised series, then measure test RMSE one
+    step ahead and closed-loop at lead `horizon` against persistence and a linear AR fitted on the same values."""
+    z_raw = load_series(series, seed)
+    train, val, _ = data.split_series(z_raw, (0.6, 0.2, 0.2))
+    z = data.Standardizer(train).transform(z_raw)
+    a, b = len(train), len(train) + len(val)
+    window = training.get("window", 40)
+    if window + 1 > a:
+        raise ValueError(f"forecast_experiment: a window of {window} does not fit the {a} training values")
+    training.setdefault("washout", min(10, window - 1))
+    net = make_model(model, 1, hidden, 1, seed=seed, head="linear")
+    hist = train_forecaster(net, z[:a], seed=seed, **training)
+    p = min(10, a - 2)
+    ar = LinearAR(p).fit(z[:a])
+    lead = min(horizon, len(z) - b)
+    origins = np.arange(b, len(z) - lead + 1)
+
+    def ar_loop(c: np.ndarray, h: int) -> np.ndarray:
+        return np.stack([ar.forecast(c[:, i], h) for i in range(c.shape[1])], axis=1)
+
+    methods = {
+        "persistence": (persistence(z), lambda c, h: np.repeat(c[-1:], h, axis=0)),
+        f"linear AR({p})": (ar.predict(z), ar_loop),
+        f"{model.upper()}, H={net.hidden_size}": (one_step_predictions(net, z), lambda c, h: closed_loop(net, c, h)),
+    }
+    sizes = {"total": len(z), "train": a, "validation": b - a, "test": len(z) - b}
+    result = ForecastResult(series, sizes, len(hist.loss), hist.loss[-1], lead, model=net)
+    for name, (pred, f) in methods.items():
+        result.rmse[name] = (rmse(pred[b:], z[b:]), float(multi_step_rmse(f, z, origins, lead, min(40, b))[-1]))
+    return result
