@@ -19,13 +19,13 @@ from tinygrad_rnn.tensor import (
 _LAZY = ("rnn", "lstm", "lecture", "draw", "strategies", "optim", "data", "train", "forecast", "dynamics", "module")
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         return importlib.import_module(f"tinygrad_rnn.{name}")
     raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(list(globals()) + list(_LAZY))
 
 

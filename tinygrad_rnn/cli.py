@@ -321,7 +321,7 @@ def _add_draw_command(sub: Any) -> None:
     p.set_defaults(func=_run_draw)
 
 
-def _run_draw(args) -> int:
+def _run_draw(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tinygrad_rnn import draw

@@ -16,6 +16,7 @@ predicts y[t] from y[:t] (NaN where a method has no prediction yet). Windows for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,9 @@ import numpy as np
 
 from tinygrad_rnn import data
 from tinygrad_rnn.data import check_series
+from tinygrad_rnn.inputs import Array
 from tinygrad_rnn.models import make_model
+from tinygrad_rnn.module import Recurrent
 from tinygrad_rnn.tensor import Tensor, no_grad, scope, stack
 from tinygrad_rnn.train import OPTIMIZERS, History, fit
 
@@ -46,7 +49,7 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------------------------- metrics
-def rmse(pred, target) -> float:
+def rmse(pred: Array, target: Array) -> float:
     """√(mean (ŷ − y)²) over all entries; both arrays must have the same shape and be finite."""
     pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
     if pred.shape != target.shape:
@@ -58,13 +61,13 @@ def rmse(pred, target) -> float:
     return float(np.sqrt(np.mean((pred - target) ** 2)))
 
 
-def _as_2d(series, fn: str) -> np.ndarray:
+def _as_2d(series: Array, fn: str) -> np.ndarray:
     y = check_series(series, fn)
     return y[:, None] if y.ndim == 1 else y
 
 
 # ----------------------------------------------------------------------------------------------------- baselines
-def persistence(series) -> np.ndarray:
+def persistence(series: Array) -> np.ndarray:
     """ŷ_t = y_{t−1}: tomorrow is like today (pred[0] = NaN)."""
     y = check_series(series, "persistence")
     pred = np.full_like(y, np.nan)
@@ -88,7 +91,7 @@ class LinearAR:
         lags = [y[p - i : T - i] for i in range(1, p + 1)]  # row j holds y_{t-1..t-p} for t = p + j
         return np.concatenate([np.ones((T - p, 1)), *lags], axis=1)
 
-    def fit(self, train) -> LinearAR:
+    def fit(self, train: Array) -> LinearAR:
         y = _as_2d(train, "LinearAR.fit")
         if len(y) <= self.order + 1:
             raise ValueError(f"LinearAR.fit: order {self.order} needs more than {self.order + 1} values, got {len(y)}")
@@ -105,7 +108,7 @@ class LinearAR:
         if y.shape[1] != self._dim:
             raise ValueError(f"LinearAR.{fn}: fitted on {self._dim}-dimensional values, got shape {y.shape}")
 
-    def predict(self, series) -> np.ndarray:
+    def predict(self, series: Array) -> np.ndarray:
         """One-step predictions: pred[t] from y[t−p..t−1] (NaN for t < p)."""
         raw = check_series(series, "LinearAR.predict")
         y = raw[:, None] if raw.ndim == 1 else raw
@@ -115,7 +118,7 @@ class LinearAR:
             pred[self.order :] = self._design(y) @ self.coef
         return pred[:, 0] if raw.ndim == 1 else pred
 
-    def forecast(self, context, horizon: int) -> np.ndarray:
+    def forecast(self, context: Array, horizon: int) -> np.ndarray:
         """Closed loop: each prediction becomes the newest lag of the next; shape (horizon,) or (horizon, D)."""
         raw = check_series(context, "LinearAR.forecast")
         y = raw[:, None] if raw.ndim == 1 else raw
@@ -129,12 +132,12 @@ class LinearAR:
             nxt = x @ self.coef
             out.append(nxt)
             hist.append(nxt)
-        out = np.array(out)
-        return out[:, 0] if raw.ndim == 1 else out
+        values = np.array(out)
+        return values[:, 0] if raw.ndim == 1 else values
 
 
 # ----------------------------------------------------------------------------------------------------- recurrent models
-def one_step_predictions(model, series) -> np.ndarray:
+def one_step_predictions(model: Recurrent, series: Array) -> np.ndarray:
     """pred[t] = o_t of the model run teacher-forced on y_0..y_{t−1} (the state carried from the start)."""
     raw = check_series(series, "one_step_predictions")
     y = raw[:, None] if raw.ndim == 1 else raw
@@ -146,7 +149,7 @@ def one_step_predictions(model, series) -> np.ndarray:
     return pred[:, 0] if raw.ndim == 1 else pred
 
 
-def closed_loop(model, context, horizon: int) -> np.ndarray:
+def closed_loop(model: Recurrent, context: Array, horizon: int) -> np.ndarray:
     """Warm the state up on the observed context, then feed each prediction back as the next input.
 
     context: (C,), (C, D), or a batch (C, B, D) of contexts forecast side by side. Returns the next `horizon` values:
@@ -173,11 +176,17 @@ def closed_loop(model, context, horizon: int) -> np.ndarray:
             state = model.state
             x = os[-1].data
             out.append(x)
-    out = np.stack(out)
-    return out[:, 0] if squeeze else out
+    values = np.stack(out)
+    return values[:, 0] if squeeze else values
 
 
-def multi_step_rmse(forecaster, series, origins, horizon: int, context: int) -> np.ndarray:
+def multi_step_rmse(
+    forecaster: Callable[[np.ndarray, int], np.ndarray],
+    series: Array,
+    origins: Array,
+    horizon: int,
+    context: int,
+) -> np.ndarray:
     """RMSE at each lead 1..horizon of closed-loop forecasts made at every origin s (forecasting y[s : s+horizon]).
 
     `forecaster(contexts, horizon)` gets the `context` values before each origin as one batch (C, B, D) and returns
@@ -201,7 +210,7 @@ def multi_step_rmse(forecaster, series, origins, horizon: int, context: int) -> 
 
 
 # ----------------------------------------------------------------------------------------------------- training
-def random_windows(series, length: int, batch: int, rng: np.random.Generator) -> np.ndarray:
+def random_windows(series: Array, length: int, batch: int, rng: np.random.Generator) -> np.ndarray:
     """`batch` windows of `length` consecutive values at uniformly drawn starts: shape (length, batch, D)."""
     y = _as_2d(series, "random_windows")
     if length > len(y):
@@ -210,7 +219,7 @@ def random_windows(series, length: int, batch: int, rng: np.random.Generator) ->
     return np.stack([y[s : s + length] for s in starts], axis=1)
 
 
-def _check_windows(fn: str, windows, washout: int) -> np.ndarray:
+def _check_windows(fn: str, windows: Array, washout: int) -> np.ndarray:
     w = np.asarray(windows, dtype=np.float64)
     if w.ndim == 2:
         w = w[:, :, None]
@@ -231,8 +240,8 @@ def _mean_sq(preds: list[Tensor], targets: np.ndarray, washout: int) -> Tensor:
 
 
 def feedback_loss(
-    model,
-    windows,
+    model: Recurrent,
+    windows: Array,
     teacher_forcing: float = 1.0,
     *,
     washout: int = 0,
@@ -254,13 +263,13 @@ def feedback_loss(
     L, B, _ = w.shape[0] - 1, w.shape[1], w.shape[2]
     state = model.zero_state(B)
     preds: list[Tensor] = []
-    prev = None
+    prev: Tensor | None = None
     for t in range(1, L + 1):
         forced = t == 1 or t <= washout or teacher_forcing == 1.0
         if not forced and teacher_forcing > 0.0:
-            forced = bool(rng.random() < teacher_forcing)
+            forced = bool(rng is not None and rng.random() < teacher_forcing)
         with scope(f"t={t}"):
-            if forced:
+            if forced or prev is None:
                 x = Tensor(w[t - 1], name=f"y_{t - 1}")
             else:
                 x = prev if feedback_grad else prev.detach()
@@ -272,7 +281,7 @@ def feedback_loss(
     return _mean_sq(preds, w[1:], washout)
 
 
-def teacher_forced_loss(model, windows, *, washout: int = 0) -> Tensor:
+def teacher_forced_loss(model: Recurrent, windows: Array, *, washout: int = 0) -> Tensor:
     """Mean squared one-step error with x_t = y_{t−1} at every step, for any model with `forward(xs, h0)`."""
     w = _check_windows("teacher_forced_loss", windows, washout)
     _, os = model.forward(w[:-1])
@@ -280,8 +289,8 @@ def teacher_forced_loss(model, windows, *, washout: int = 0) -> Tensor:
 
 
 def train_forecaster(
-    model,
-    train,
+    model: Recurrent,
+    train: Array,
     *,
     steps: int = 300,
     window: int = 40,
@@ -323,7 +332,7 @@ def train_forecaster(
     return fit(loss_fn, opt, steps, clip=clip, l2=l2, progress=progress, desc="forecast")
 
 
-def _tbptt_windows_loss(model, w: np.ndarray, washout: int, k: int) -> Tensor:
+def _tbptt_windows_loss(model: Recurrent, w: np.ndarray, washout: int, k: int) -> Tensor:
     """The teacher-forced loss with the state detached after steps k, 2k, … (one graph; same value)."""
     outs = [o for _, _, os in model.chunks(w[:-1], k=k) for o in os]
     return _mean_sq(outs, w[1:], washout)

@@ -13,19 +13,31 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Sequences", "validate_sequences", "real_array", "whole_number", "check_sizes", "check_dtype", "check_head"]
+__all__ = [
+    "Array",
+    "Sequences",
+    "validate_sequences",
+    "real_array",
+    "whole_number",
+    "check_sizes",
+    "check_dtype",
+    "check_head",
+]
 
 HEADS = ("softmax", "linear")
+# An ndarray, or anything np.asarray reads as an array of real numbers (lists, scalars, a Tensor's .data): the
+# functions that take one check it themselves, so the hint says what is meant without narrowing it for mypy.
+Array = Any
 
 
 class Sequences(NamedTuple):
     """Checked inputs in batch layout: xs (T, B, D); targets (T, B, K) (one-hot / probability rows or regression
-    targets) or None; `index` the class indices (T, B) when ys was given as indices, else None; `batched` tells
+    targets) or None; `labels` the class indices (T, B) when ys was given as indices, else None; `batched` tells
     whether the caller's layout had the batch axis."""
 
     xs: np.ndarray
     ys: np.ndarray | None
-    index: np.ndarray | None
+    labels: np.ndarray | None
     batched: bool
 
 

@@ -29,6 +29,8 @@ class _Gated(Recurrent):
     uniform(−1/√H, 1/√H) initialisation."""
 
     _gates: tuple[str, ...] = ()
+    V: Tensor
+    b_y: Tensor
 
     def __init__(
         self,
@@ -87,6 +89,7 @@ class LSTM(_Gated):
     """
 
     _gates = ("f", "i", "g", "og")
+    b_f: Tensor
     state_keys = ("h", "c")
     step_keys = ("f", "i", "g", "og", "c", "h")
 
@@ -104,13 +107,17 @@ class LSTM(_Gated):
         super().__init__(input_size, hidden_size, output_size, seed=seed, head=head, dtype=dtype)
         self.b_f.data[...] = forget_bias
 
-    def forward(self, xs: Any, h0: Any = None, c0: Any = None, **kw: Any) -> tuple[list[Tensor], list[Tensor]]:
+    def forward(  # type: ignore[override]  # c0 is the third positional argument, as in LSTM(xs, h0, c0)
+        self, xs: Any, h0: Any = None, c0: Any = None, perturb: Any = None, *, perturb_o: Any = None
+    ) -> tuple[list[Tensor], list[Tensor]]:
         """h_1..h_T and o_1..o_T for xs (T, D) or (T, B, D); h0, c0 (H,) or (B, H), zeros when None."""
-        return super().forward(xs, h0, c0=c0, **kw)
+        return super().forward(xs, h0, perturb, perturb_o=perturb_o, c0=c0)
 
-    def loss(self, xs: Any, ys: Any, h0: Any = None, c0: Any = None, **kw: Any) -> Tensor:
+    def loss(  # type: ignore[override]  # c0 is the third positional argument
+        self, xs: Any, ys: Any, h0: Any = None, c0: Any = None, perturb: Any = None, **kw: Any
+    ) -> Tensor:
         """L = Σ_t L_t (summed over a batch too), as `RNN.loss`; h0, c0 as in `forward`."""
-        return super().loss(xs, ys, h0, c0=c0, **kw)
+        return super().loss(xs, ys, h0, perturb, c0=c0, **kw)
 
     def cell(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
         h, c = state
@@ -137,6 +144,9 @@ class GRU(_Gated):
     """
 
     _gates = ("z", "r", "n")
+    W_n: Tensor
+    U_n: Tensor
+    b_n: Tensor
     step_keys = ("z", "r", "n", "h")
 
     def cell(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:

@@ -51,7 +51,7 @@ class Module:
     def save(self, path: str | Path) -> Path:
         """Write the parameters by name to an .npz file (the suffix is added when missing)."""
         path = _npz_path(path)
-        np.savez(path, **self.arrays())
+        np.savez(path, **self.arrays())  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         return path
 
     def load(self, path: str | Path) -> Module:
@@ -297,6 +297,12 @@ class Recurrent(Module):
             if got != shape:
                 raise ValueError(f"{where}: parameter {name} has shape {got}; the model needs {shape}")
 
+    def last_trace(self) -> Trace:
+        """The trace of the last `forward`/`loss` call (ValueError when there was none)."""
+        if self.trace is None:
+            raise ValueError(f"{type(self).__name__}: no forward pass has run yet, so there is no trace")
+        return self.trace
+
     # -- the cell, given by each model --
     def cell(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
         """One step: the new nodes by step key (every `state_keys` entry among them)."""
@@ -454,7 +460,11 @@ class Recurrent(Module):
         return self._heads(trace, seq, weights, reduction)
 
     def _targets(self, seq: Sequences) -> np.ndarray:
-        return seq.index if seq.index is not None else seq.ys.astype(self.dtype)
+        """Class indices when given so, else the target rows in the model's dtype."""
+        if seq.labels is not None:
+            return seq.labels
+        assert seq.ys is not None, "a loss needs targets"
+        return seq.ys.astype(self.dtype)
 
     def _heads(self, trace: Trace, seq: Sequences, weights: np.ndarray | None, reduction: str) -> Tensor:
         """ŷ_t and L_t on every o_t, each in its step's scope; L = Σ_t L_t (or their mean)."""

@@ -13,14 +13,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from tinygrad_rnn.inputs import whole_number
+from tinygrad_rnn.inputs import Array, whole_number
 from tinygrad_rnn.module import Recurrent, chunk_bounds, detach_state  # noqa: F401 (re-exported)
 from tinygrad_rnn.optim import SGD, Adagrad, Adam, Optimizer, clip_grad_norm, clip_grad_value, l1_penalty, l2_penalty
 from tinygrad_rnn.tensor import Tensor, no_grad
+
+if TYPE_CHECKING:
+    from tinygrad_rnn.data import Vocabulary
 
 __all__ = [
     "OPTIMIZERS",
@@ -47,7 +50,9 @@ class Progress:
     `Progress(total, desc)`, then `update(i, loss=…)` after update i (1-based), and `close()`.
     """
 
-    def __init__(self, total: int, desc: str = "", stream=None, every: int | None = None, enabled: bool = True):
+    def __init__(
+        self, total: int, desc: str = "", stream: TextIO | None = None, every: int | None = None, enabled: bool = True
+    ):
         self.total, self.desc = int(total), desc
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled
@@ -85,7 +90,7 @@ class Progress:
             self.stream.flush()
 
 
-def _fmt(v) -> str:
+def _fmt(v: Any) -> str:
     v = float(v)
     return f"{v:.4g}" if math.isfinite(v) else str(v)
 
@@ -154,7 +159,7 @@ def fit(
     return hist
 
 
-def _global_norm(params) -> float:
+def _global_norm(params: list[Tensor]) -> float:
     return math.sqrt(sum(float(np.sum(np.square(p.grad))) for p in params if p.grad is not None))
 
 
@@ -168,7 +173,7 @@ def _check_pair(fn: str, xs: Any, ys: Any) -> tuple[np.ndarray, np.ndarray]:
     return xs, np.asarray(ys)
 
 
-def tbptt_backward(model, xs, ys, k: int | None, h0=None) -> float:
+def tbptt_backward(model: Recurrent, xs: Array, ys: Array, k: int | None, h0: Array | None = None) -> float:
     """Σ over chunks of backward(L_chunk), the state carried detached: accumulates ∇θ of truncated BPTT into .grad.
 
     No parameter changes in between, so the accumulated gradient is exactly the gradient of the whole loss with a
@@ -183,9 +188,9 @@ def tbptt_backward(model, xs, ys, k: int | None, h0=None) -> float:
 
 
 def train_sequence(
-    model,
-    xs,
-    ys,
+    model: Recurrent,
+    xs: Array,
+    ys: Array,
     optimizer: Optimizer,
     *,
     epochs: int = 1,
@@ -229,7 +234,9 @@ def train_sequence(
 
 
 # ----------------------------------------------------------------------------------------------------- sampling
-def sample_text(model, vocab, prefix: str, n: int, *, temperature: float = 1.0, seed: int = 0) -> str:
+def sample_text(
+    model: Recurrent, vocab: Vocabulary, prefix: str, n: int, *, temperature: float = 1.0, seed: int = 0
+) -> str:
     """Feed `prefix`, then draw n characters one at a time from p_k ∝ ŷ_k^(1/τ), each fed back as the next input."""
     if not prefix:
         raise ValueError("sample_text: the prefix must hold at least one character")
