@@ -34,6 +34,10 @@ def _number(kind: type, *, low: float | None = None, high: float | None = None, 
 
 
 positive_int = _number(int, low=1)
+# Sizes beyond these would not fit in memory or would run for hours: refused up front, the limit named.
+MAX_SIZE, MAX_STEPS, MAX_RADIUS = 4096, 100_000, 100.0
+_size = _number(int, low=1, high=MAX_SIZE)
+_steps = _number(int, low=1, high=MAX_STEPS)
 _seed = _number(int, low=0)
 _unit = _number(float, low=0, high=1)
 _positive_float = _number(float, low=0, open_low=True)
@@ -81,10 +85,10 @@ def _add_lecture_commands(sub: Any) -> None:
         "Exit code 0 when autodiff, the corrected formulas and finite differences agree, 1 otherwise.",
     )
     check.add_argument("--steps", type=positive_int, default=4, metavar="T", help="time steps T (default 4)")
-    check.add_argument("--batch", type=positive_int, default=None, metavar="B", help="batch size (default: unbatched)")
-    check.add_argument("--input", type=positive_int, default=3, metavar="D", help="input size D (default 3)")
-    check.add_argument("--hidden", type=positive_int, default=4, metavar="H", help="hidden size H (default 4)")
-    check.add_argument("--classes", type=positive_int, default=3, metavar="K", help="classes K (default 3)")
+    check.add_argument("--batch", type=_size, default=None, metavar="B", help="batch size (default: unbatched)")
+    check.add_argument("--input", type=_size, default=3, metavar="D", help="input size D (default 3)")
+    check.add_argument("--hidden", type=_size, default=4, metavar="H", help="hidden size H (default 4)")
+    check.add_argument("--classes", type=_size, default=3, metavar="K", help="classes K (default 3)")
     check.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
     check.set_defaults(func=_run_check)
     demo = sub.add_parser(
@@ -133,7 +137,7 @@ _SUBCOMMANDS.append(_add_lecture_commands)
 # ---- gradients: the spectral-radius sweep (vanishing / exploding gradients, lecture section 3) --------------------
 
 
-_radii = _list_of(_number(float, low=0, open_low=True))
+_radii = _list_of(_number(float, low=0, open_low=True, high=MAX_RADIUS))
 
 
 def _add_gradients_command(sub: Any) -> None:
@@ -144,13 +148,13 @@ def _add_gradients_command(sub: Any) -> None:
         "step only, and print how much of ∇_{h_T}L reaches h_1 (read from the graph), the Jacobian product "
         "‖∂h_T/∂h_1‖₂ and the section-3 bound ‖U‖₂^(T−1).",
     )
-    grads.add_argument("--steps", type=positive_int, default=50, metavar="T", help="time steps T (default 50)")
-    grads.add_argument("--hidden", type=positive_int, default=32, metavar="H", help="hidden size H (default 32)")
+    grads.add_argument("--steps", type=_steps, default=50, metavar="T", help="time steps T (default 50)")
+    grads.add_argument("--hidden", type=_size, default=32, metavar="H", help="hidden size H (default 32)")
     grads.add_argument(
         "--radii", type=_radii, default=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0), metavar="R1,R2,...",
         help="spectral radii to sweep (default 0.5,0.75,1,1.25,1.5,2,3)",
     )  # fmt: skip
-    grads.add_argument("--batch", type=positive_int, default=8, metavar="B", help="sequences per RNN (default 8)")
+    grads.add_argument("--batch", type=_size, default=8, metavar="B", help="sequences per RNN (default 8)")
     grads.add_argument("--trials", type=positive_int, default=3, metavar="N", help="RNNs per radius (default 3)")
     grads.add_argument(
         "--input-scale", type=_number(float, low=0), default=1.0, metavar="S",
@@ -164,6 +168,8 @@ def _add_gradients_command(sub: Any) -> None:
 def _run_gradients(args: argparse.Namespace) -> int:
     from tinygrad_rnn.dynamics import plot_sweep, radius_sweep
 
+    if _unwritable(args.plot):
+        return _fail("gradients", f"--plot {args.plot}: {_unwritable(args.plot)}")
     result = radius_sweep(
         args.radii, steps=args.steps, hidden=args.hidden, batch=args.batch, trials=args.trials,
         input_scale=args.input_scale, seed=args.seed,
@@ -196,7 +202,7 @@ def _add_train_command(sub: Any) -> None:
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", choices=("rnn", "lstm", "gru"), default="rnn", help="model (default rnn)")
-    common.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="hidden size H")
+    common.add_argument("--hidden", type=_size, default=None, metavar="H", help="hidden size H")
     common.add_argument("--lr", type=_positive_float, default=None, metavar="LR", help="learning rate")
     common.add_argument("--optimizer", choices=("adam", "adagrad", "sgd"), default=None, help="optimizer")
     common.add_argument("--clip", type=_positive_float, default=None, metavar="C", help="clip ‖∇θ‖ to C")
@@ -208,7 +214,7 @@ def _add_train_command(sub: Any) -> None:
     fc.add_argument("--series", choices=("mackey-glass", "sunspots", "sine"), default="mackey-glass")
     fc.add_argument("--steps", type=positive_int, default=300, metavar="N", help="updates (default 300)")
     fc.add_argument("--window", type=positive_int, default=40, metavar="L", help="steps per window (default 40)")
-    fc.add_argument("--batch", type=positive_int, default=16, metavar="B", help="windows per update (default 16)")
+    fc.add_argument("--batch", type=_size, default=16, metavar="B", help="windows per update (default 16)")
     fc.add_argument(
         "--teacher-forcing", type=_unit, default=1.0, metavar="P",
         help="probability of feeding the observed y_{t−1} instead of ŷ_{t−1} (1 = teacher forcing, 0 = "

@@ -21,6 +21,8 @@ from tinygrad_rnn.tensor import Tensor, scope, stack
 
 __all__ = ["Module", "Recurrent", "Trace", "output_loss", "chunk_bounds", "detach_state", "matvec"]
 
+# A model whose parameters alone take more than this is refused at construction (before any allocation).
+MAX_PARAMETER_BYTES = 4 * 2**30
 State = Any  # a Tensor (h) or a tuple of Tensors ((h, c) for the LSTM)
 
 
@@ -235,6 +237,15 @@ class Recurrent(Module):
         self.dtype = check_dtype(dtype, cls)
         self.trace: Trace | None = None
         self.state: State | None = None
+        self._check_size(cls)
+
+    def _check_size(self, owner: str) -> None:
+        count = sum(int(np.prod(shape)) for shape in self._parameter_shapes().values())
+        if count * self.dtype.itemsize > MAX_PARAMETER_BYTES:
+            raise ValueError(
+                f"{owner}: {count:,} parameters need {count * self.dtype.itemsize / 2**30:.1f} GiB; at most "
+                f"{MAX_PARAMETER_BYTES / 2**30:.0f} GiB (module.MAX_PARAMETER_BYTES) are made"
+            )
 
     # -- parameters --
     @classmethod

@@ -72,6 +72,8 @@ class RNN(Recurrent):
             if not np.isfinite(rho) or rho < 0:
                 raise ValueError(f"RNN: spectral_radius must be a finite number ≥ 0, got {spectral_radius!r}")
             U *= rho / spectral_radius_of(U)
+            if not np.all(np.isfinite(U)):
+                raise ValueError(f"RNN: spectral_radius={rho:g} makes U overflow; give a radius of a sensible size")
         self._make_parameters({"W": W, "U": U, "V": V, "b": np.zeros(H), "c": np.zeros(K)})
 
     @classmethod
