@@ -49,7 +49,7 @@ def test_check_exits_1_when_the_engine_gradient_is_wrong(capsys, monkeypatch):
     "argv, message",
     [
         (["check", "--steps", "0"], "argument --steps: expected a whole number ≥ 1, got 0"),
-        (["check", "--hidden", "four"], "argument --hidden: expected a whole number ≥ 1, got 'four'"),
+        (["check", "--hidden", "four"], "argument --hidden: expected a whole number ≥ 1 and ≤ 4096, got 'four'"),
         (["check", "--seed", "-1"], "argument --seed: expected a whole number ≥ 0, got -1"),
         (["check", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["demo", "extra"], "unrecognized arguments: extra"),

@@ -77,8 +77,11 @@ class RNN(Recurrent):
         self._make_parameters({"W": W, "U": U, "V": V, "b": np.zeros(H), "c": np.zeros(K)})
 
     @classmethod
-    def shape_spec(cls) -> dict[str, str]:
+    def shape_spec(cls, **options: Any) -> dict[str, str]:
         return {"W": "HD", "U": "HH", "V": "KH", "b": "H", "c": "K"}
+
+    def config(self) -> dict[str, Any]:
+        return super().config() | {"tanh": self.tanh, "fast": self.fast}
 
     def _repr_options(self) -> dict[str, Any]:
         return {"tanh": self.tanh} | ({"fast": True} if self.fast else {})
