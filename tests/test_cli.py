@@ -38,3 +38,37 @@ def test_bad_arguments_exit_2_before_any_work(capsys, argv, message):
 def test_a_model_too_large_for_memory_is_refused_before_allocation():
     with pytest.raises(ValueError, match=r"RNN: 10,000,700,003 parameters need 74.5 GiB; at most 4 GiB"):
         RNN(3, 100_000, 3)
+
+
+def test_train_save_then_sample_and_forecast_from_the_saved_model(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    chars = tmp_path / "chars.npz"
+    argv = ["train", "chars", "--epochs", "1", "--hidden", "8", "--sample", "5", "--quiet", "--save", str(chars)]
+    assert cli.main([*argv, "--plot", str(tmp_path / "loss.png")]) == 0
+    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert cli.main(["sample", "--model", str(chars), "--prefix", "Th", "--length", "12"]) == 0
+    text = capsys.readouterr().out[:-1]  # print adds one newline; a sampled character may be one too
+    assert text.startswith("Th") and len(text) == 14
+    fc = tmp_path / "fc.npz"
+    assert cli.main(["train", "forecast", "--updates", "5", "--quiet", "--save", str(fc)]) == 0
+    capsys.readouterr()
+    assert cli.main(["forecast", "--model", str(fc), "--horizon", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["t+1", "t+2", "t+3", "t+4"]
+    assert all(0.0 < float(line.split()[1]) < 2.0 for line in lines)  # Mackey–Glass values lie in (0.2, 1.4)
+    assert cli.main(["sample", "--model", str(fc)]) == 2
+    assert "saved without a vocabulary" in capsys.readouterr().err
+    assert cli.main(["forecast", "--model", str(tmp_path / "none.npz")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_training_options_show_their_defaults(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "chars", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "hidden size H (default 64)" in out and "learning rate (default 0.1)" in out
+    with pytest.raises(SystemExit):
+        cli.main(["train", "forecast", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "hidden size H (default 16)" in out and "updates (default 300)" in out

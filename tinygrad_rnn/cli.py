@@ -52,6 +52,20 @@ def _list_of(item: Any) -> Any:
     return parse
 
 
+def _unwritable(path: str | None) -> str:
+    """Why a file cannot be written at `path` ("" when it can, or when no path is given): checked before a job."""
+    if path is None:
+        return ""
+    folder = Path(path).expanduser().resolve().parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is not writable"
+    if Path(path).is_dir():
+        return "is a folder"
+    return ""
+
+
 def _fail(command: str, message: str) -> int:
     """An argparse-style message on stderr; exit code 2 (bad usage)."""
     print(f"tinygrad-rnn {command}: error: {message}", file=sys.stderr)
@@ -188,7 +202,7 @@ def _run_gradients(args: argparse.Namespace) -> int:
 _SUBCOMMANDS.append(_add_gradients_command)
 
 
-# ---- train: forecasting a series, or a character model ------------------------------------------------------------
+# ---- train, sample, forecast: a model trained, and a saved one used -----------------------------------------------
 
 
 def _add_train_command(sub: Any) -> None:
@@ -201,20 +215,23 @@ def _add_train_command(sub: Any) -> None:
     )
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", choices=("rnn", "lstm", "gru"), default="rnn", help="model (default rnn)")
-    common.add_argument("--hidden", type=_size, default=None, metavar="H", help="hidden size H")
-    common.add_argument("--lr", type=_positive_float, default=None, metavar="LR", help="learning rate")
-    common.add_argument("--optimizer", choices=("adam", "adagrad", "sgd"), default=None, help="optimizer")
+    common.add_argument("--model", choices=("rnn", "lstm", "gru"), default="rnn", help="model (default %(default)s)")
     common.add_argument("--clip", type=_positive_float, default=None, metavar="C", help="clip ‖∇θ‖ to C")
     common.add_argument("--tbptt", type=positive_int, default=None, metavar="K", help="truncated BPTT: chunks of K")
-    common.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default 0)")
-    common.add_argument("--save", default=None, metavar="PATH.npz", help="write the trained parameters")
+    common.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default %(default)s)")
+    common.add_argument(
+        "--save", default=None, metavar="PATH.npz", help="write the trained model (and its data transform)"
+    )
+    common.add_argument("--plot", default=None, metavar="FILE.png", help="write the loss and gradient-norm curves")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     fc = tasks.add_parser("forecast", parents=[common], help="forecast a time series (linear head, squared error)")
     fc.add_argument("--series", choices=("mackey-glass", "sunspots", "sine"), default="mackey-glass")
-    fc.add_argument("--steps", type=positive_int, default=300, metavar="N", help="updates (default 300)")
-    fc.add_argument("--window", type=positive_int, default=40, metavar="L", help="steps per window (default 40)")
-    fc.add_argument("--batch", type=_size, default=16, metavar="B", help="windows per update (default 16)")
+    _training_options(fc, hidden=16, lr=0.01, optimizer="adam")
+    fc.add_argument("--updates", type=positive_int, default=300, metavar="N", help="updates (default %(default)s)")
+    fc.add_argument(
+        "--window", type=positive_int, default=40, metavar="L", help="steps per window (default %(default)s)"
+    )
+    fc.add_argument("--batch", type=_size, default=16, metavar="B", help="windows per update (default %(default)s)")
     fc.add_argument(
         "--teacher-forcing", type=_unit, default=1.0, metavar="P",
         help="probability of feeding the observed y_{t−1} instead of ŷ_{t−1} (1 = teacher forcing, 0 = "
@@ -223,30 +240,56 @@ def _add_train_command(sub: Any) -> None:
     fc.add_argument("--horizon", type=positive_int, default=30, metavar="N", help="closed-loop steps (default 30)")
     fc.set_defaults(func=_run_train_forecast)
     ch = tasks.add_parser("chars", parents=[common], help="a character model of a text (softmax head)")
+    _training_options(ch, hidden=64, lr=0.1, optimizer="adagrad")
     ch.add_argument("--epochs", type=positive_int, default=5, metavar="E", help="passes over the text (default 5)")
     ch.add_argument("--text", default=None, metavar="FILE", help="a UTF-8 text (default: the shipped passage)")
     ch.add_argument("--sample", type=positive_int, default=200, metavar="N", help="characters to sample (default 200)")
     ch.set_defaults(func=_run_train_chars)
 
 
+def _training_options(p: Any, *, hidden: int, lr: float, optimizer: str) -> None:
+    p.add_argument("--hidden", type=_size, default=hidden, metavar="H", help="hidden size H (default %(default)s)")
+    p.add_argument("--lr", type=_positive_float, default=lr, metavar="LR", help="learning rate (default %(default)s)")
+    p.add_argument("--optimizer", choices=("adam", "adagrad", "sgd"), default=optimizer, help="(default %(default)s)")
+
+
+def _before_training(command: str, args: argparse.Namespace) -> int:
+    """Exit code 2 with the reason when --save or --plot could not be written: checked before the training."""
+    for flag in ("save", "plot"):
+        why = _unwritable(getattr(args, flag))
+        if why:
+            return _fail(command, f"--{flag} {getattr(args, flag)}: {why}")
+    return 0
+
+
+def _after_training(args: argparse.Namespace, model: Any, history: Any, transform: Any) -> None:
+    if args.save:
+        print(f"saved the model to {model.save(args.save, transform=transform)}")
+    if args.plot:
+        try:
+            history.plot(args.plot)
+            print(f"wrote the training curves to {args.plot}")
+        except ImportError:
+            print("tinygrad-rnn train: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+
+
 def _run_train_forecast(args: argparse.Namespace) -> int:
     from tinygrad_rnn.forecast import forecast_experiment
 
-    if _unwritable(args.save):
-        return _fail("train forecast", f"--save {args.save}: {_unwritable(args.save)}")
+    if _before_training("train forecast", args):
+        return 2
     options = dict(
-        steps=args.steps, window=args.window, batch=args.batch, lr=args.lr or 0.01, optimizer=args.optimizer or "adam",
+        steps=args.updates, window=args.window, batch=args.batch, lr=args.lr, optimizer=args.optimizer,
         teacher_forcing=args.teacher_forcing, tbptt=args.tbptt, clip=args.clip, progress=not args.quiet,
     )  # fmt: skip
     try:
         result = forecast_experiment(
-            args.series, args.model, hidden=args.hidden or 16, horizon=args.horizon, seed=args.seed, **options
+            args.series, args.model, hidden=args.hidden, horizon=args.horizon, seed=args.seed, **options
         )
     except ValueError as e:
         return _fail("train forecast", str(e))
     print(f"\n{result}")
-    if args.save:
-        print(f"saved the parameters to {result.model.save(args.save)}")
+    _after_training(args, result.model, result.history, result.scale)
     return 0
 
 
@@ -254,41 +297,75 @@ def _run_train_chars(args: argparse.Namespace) -> int:
     from tinygrad_rnn import data
     from tinygrad_rnn.train import train_chars
 
-    if _unwritable(args.save):
-        return _fail("train chars", f"--save {args.save}: {_unwritable(args.save)}")
+    if _before_training("train chars", args):
+        return 2
     try:
         text = data.load_text() if args.text is None else Path(args.text).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         return _fail("train chars", f"--text: {e}")
     options = dict(
-        hidden=args.hidden or 64, optimizer=args.optimizer or "adagrad", lr=args.lr or 0.1, epochs=args.epochs,
-        tbptt=args.tbptt or 25, clip=args.clip, sample=args.sample, seed=args.seed, progress=not args.quiet,
+        hidden=args.hidden, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, tbptt=args.tbptt or 25,
+        clip=args.clip, sample=args.sample, seed=args.seed, progress=not args.quiet,
     )  # fmt: skip
     try:
         result = train_chars(text, args.model, **options)
     except ValueError as e:
         return _fail("train chars", str(e))
     print(f"\n{result}")
-    if args.save:
-        print(f"saved the parameters to {result.model.save(args.save)}")
+    _after_training(args, result.model, result.history, result.vocab)
     return 0
 
 
-def _unwritable(path: str | None) -> str:
-    """Why a file cannot be written at `path` ("" when it can, or when no path is given): checked before a job."""
-    if path is None:
-        return ""
-    folder = Path(path).expanduser().resolve().parent
-    if not folder.is_dir():
-        return f"the folder {folder} does not exist"
-    if not os.access(folder, os.W_OK):
-        return f"the folder {folder} is not writable"
-    if Path(path).is_dir():
-        return "is a folder"
-    return ""
+def _add_saved_model_commands(sub: Any) -> None:
+    sample = sub.add_parser(
+        "sample", help="sample text from a character model saved by 'train chars --save'",
+        description="Load a saved character model (with its vocabulary) and draw characters from it.",
+    )  # fmt: skip
+    sample.add_argument("--model", required=True, metavar="PATH.npz", help="the saved model")
+    sample.add_argument("--prefix", default=None, help="text fed first (default: the vocabulary's first character)")
+    sample.add_argument(
+        "--length", type=positive_int, default=200, metavar="N", help="characters (default %(default)s)"
+    )
+    sample.add_argument("--temperature", type=_positive_float, default=0.8, metavar="τ", help="(default %(default)s)")
+    sample.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default %(default)s)")
+    sample.set_defaults(func=_run_sample)
+    fc = sub.add_parser(
+        "forecast", help="forecast a series with a model saved by 'train forecast --save'",
+        description="Load a saved forecaster (with its standardisation), warm it up on the last values of the series "
+        "and print the next values, closed-loop, in the series' own units.",
+    )  # fmt: skip
+    fc.add_argument("--model", required=True, metavar="PATH.npz", help="the saved model")
+    fc.add_argument("--series", choices=("mackey-glass", "sunspots", "sine"), default="mackey-glass")
+    fc.add_argument("--horizon", type=positive_int, default=10, metavar="N", help="values ahead (default %(default)s)")
+    fc.add_argument("--context", type=positive_int, default=40, metavar="C", help="values to warm up on (default 40)")
+    fc.set_defaults(func=_run_forecast)
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.train import sample_saved
+
+    try:
+        text = sample_saved(args.model, args.prefix, args.length, temperature=args.temperature, seed=args.seed)
+    except (ValueError, TypeError) as e:
+        return _fail("sample", str(e))
+    print(text)
+    return 0
+
+
+def _run_forecast(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.forecast import forecast_saved
+
+    try:
+        values = forecast_saved(args.model, args.series, horizon=args.horizon, context=args.context)
+    except (ValueError, TypeError) as e:
+        return _fail("forecast", str(e))
+    for k, v in enumerate(values.reshape(len(values), -1), start=1):
+        print(f"t+{k:<4d} " + "  ".join(f"{x:.6g}" for x in v))
+    return 0
 
 
 _SUBCOMMANDS.append(_add_train_command)
+_SUBCOMMANDS.append(_add_saved_model_commands)
 
 
 # ---- draw: the unrolled graph of the lecture RNN as a picture --------------------------------------------------------

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinygrad_rnn import data
 from tinygrad_rnn.data import check_series
-from tinygrad_rnn.inputs import Array
+from tinygrad_rnn.inputs import Array, whole_number
 from tinygrad_rnn.models import make_model
 from tinygrad_rnn.module import Recurrent
 from tinygrad_rnn.tensor import Tensor, no_grad, scope, stack
@@ -45,6 +46,7 @@ __all__ = [
     "load_series",
     "ForecastResult",
     "forecast_experiment",
+    "forecast_saved",
 ]
 
 
@@ -365,6 +367,8 @@ class ForecastResult:
     horizon: int
     rmse: dict[str, tuple[float, float]] = field(default_factory=dict)  # method: (one-step, at lead `horizon`)
     model: Any = None
+    history: History | None = None
+    scale: data.Standardizer | None = None
 
     def __str__(self) -> str:
         s = self.sizes
@@ -391,7 +395,8 @@ def forecast_experiment(
     step ahead and closed-loop at lead `horizon` against persistence and a linear AR fitted on the same values."""
     z_raw = load_series(series, seed)
     train, val, _ = data.split_series(z_raw, (0.6, 0.2, 0.2))
-    z = data.Standardizer(train).transform(z_raw)
+    scale = data.Standardizer(train)
+    z = scale.transform(z_raw)
     a, b = len(train), len(train) + len(val)
     window = training.get("window", 40)
     if window + 1 > a:
@@ -413,7 +418,23 @@ def forecast_experiment(
         f"{model.upper()}, H={net.hidden_size}": (one_step_predictions(net, z), lambda c, h: closed_loop(net, c, h)),
     }
     sizes = {"total": len(z), "train": a, "validation": b - a, "test": len(z) - b}
-    result = ForecastResult(series, sizes, len(hist.loss), hist.loss[-1], lead, model=net)
+    result = ForecastResult(series, sizes, len(hist.loss), hist.loss[-1], lead, model=net, history=hist, scale=scale)
     for name, (pred, f) in methods.items():
         result.rmse[name] = (rmse(pred[b:], z[b:]), float(multi_step_rmse(f, z, origins, lead, min(40, b))[-1]))
     return result
+
+
+def forecast_saved(
+    path: str | Path, series: str = "mackey-glass", *, horizon: int = 10, context: int = 40
+) -> np.ndarray:
+    """The next `horizon` values of a series, in its own units, from a forecaster saved with its standardisation
+    (`model.save(path, transform=scale)`): warmed up on the last `context` values, then closed-loop."""
+    from tinygrad_rnn.models import load_model
+
+    model = load_model(path)
+    scale = model.transform
+    if not isinstance(scale, data.Standardizer) or model.head != "linear":
+        raise ValueError(f"forecast: {path} is not a forecaster saved with its standardisation (train forecast --save)")
+    y = load_series(series)
+    z = scale.transform(y[-min(whole_number(context, "context", "forecast"), len(y)) :])
+    return scale.inverse(closed_loop(model, z, whole_number(horizon, "horizon", "forecast")))
