@@ -10,14 +10,14 @@ endif
 PY := $(BIN)/python
 STAMP := $(BIN)/.tinygrad_rnn-installed
 
-.PHONY: setup dot demo test lint format gallery bench bench-peers examples clean
+.PHONY: setup dot demo test lint format gallery bench bench-peers examples notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv .venv
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,plot,dev]'
+	$(PY) -m pip install --quiet -e '.[test,plot,dev,notebooks]'
 	touch $(STAMP)
 
 setup: $(STAMP) dot
@@ -40,16 +40,20 @@ dot:
 demo: setup
 	$(BIN)/tinygrad-rnn demo
 
+LINTED := tinygrad_rnn tests examples viz benchmarks tools
+
 test: setup
-	$(BIN)/ruff check tinygrad_rnn tests examples viz benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/mypy
 	$(PY) -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check tinygrad_rnn tests examples viz benchmarks
-	$(BIN)/ruff format --check tinygrad_rnn tests examples viz benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format tinygrad_rnn tests examples viz benchmarks
+	$(BIN)/ruff format $(LINTED)
 
 gallery: setup
 	$(PY) viz/make_gallery.py
@@ -69,6 +73,11 @@ examples: setup
 	$(PY) examples/forecast.py
 	$(PY) examples/char_rnn.py
 	$(PY) examples/vanishing_gradients.py
+
+# The example notebooks: regenerated from the `# %%` scripts, then executed with a real kernel (pictures inline).
+notebooks: setup
+	$(PY) tools/notebooks.py sync
+	$(PY) tools/notebooks.py run build/notebooks
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .hypothesis .ruff_cache

@@ -334,9 +334,6 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     Needs the `plot` extra (matplotlib, imported here only). The format follows the suffix (PNG, SVG, PDF).
     """
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as err:
         raise ImportError(
