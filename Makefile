@@ -73,6 +73,7 @@ examples: setup
 	$(PY) examples/forecast.py
 	$(PY) examples/char_rnn.py
 	$(PY) examples/vanishing_gradients.py
+	$(PY) examples/to_pytorch.py
 
 # The example notebooks: regenerated from the `# %%` scripts, then executed with a real kernel (pictures inline).
 notebooks: setup

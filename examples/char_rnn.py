@@ -40,6 +40,7 @@ def show(path):
 
         display(Image(filename=str(path)))
 
+
 text = load_text("coriolanus")
 if SMOKE:
     text = text[:400]

@@ -45,6 +45,8 @@ def show(path):
         from IPython.display import Image, display
 
         display(Image(filename=str(path)))
+
+
 t_start = time.perf_counter()
 
 

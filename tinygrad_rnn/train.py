@@ -74,6 +74,7 @@ class History:
         if self.clip is not None:
             bottom.semilogy(steps, np.minimum(self.grad_norm, self.clip), color="#212529", lw=1, ls="--",
                             label=f"after clipping to {self.clip:g}")  # fmt: skip
+            bottom.axhline(self.clip, color="#6c757d", lw=0.8, ls=":")
         bottom.set_xlabel("update")
         bottom.set_ylabel("gradient norm")
         bottom.legend(loc="upper right")
