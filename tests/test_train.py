@@ -121,7 +121,8 @@ def test_history_plot_draws_loss_and_clipped_gradient_norms(tmp_path):
     assert hist.clip == 1.0
     fig = hist.plot(tmp_path / "loss.png")
     top, bottom = fig.axes
-    assert [line.get_label() for line in bottom.get_lines()] == ["‖∇θ‖ before clipping", "after clipping to 1"]
+    labels = [line.get_label() for line in bottom.get_lines()]
+    assert labels[:2] == ["‖∇θ‖ before clipping", "after clipping to 1"] and len(labels) == 3  # and the threshold
     np.testing.assert_allclose(bottom.get_lines()[1].get_ydata(), np.minimum(hist.grad_norm, 1.0))
     np.testing.assert_allclose(top.get_lines()[0].get_ydata(), hist.loss)
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
