@@ -115,7 +115,7 @@ def _draw_demo(loss, path: str, report=None):
     collapse = ("softmax", "cross_entropy")
     if report is None:
         return render(loss, path, grads=True, collapse=collapse)
-    return render(loss, path, grads=True, collapse=collapse, compare=report, formula="printed")
+    return render(loss, path, grads=True, collapse=collapse, annotations=report.annotations("printed"))
 
 
 def _run_demo(args) -> int:
@@ -448,10 +448,9 @@ def _run_draw(args) -> int:
         grads=args.grads,
         heatmap="grad" if args.heatmap else None,
         collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()),
-        steps="collapse" if args.steps_collapsed else "expand",
+        steps="collapse" if args.steps_collapsed else "auto",
         order=args.order,
-        compare=report,
-        formula=args.compare or "corrected",
+        annotations=report.annotations(args.compare) if report is not None else None,
         direction=args.direction,
         title=args.title,
     )

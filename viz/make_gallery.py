@@ -155,8 +155,7 @@ def lecture_check_printed() -> Picture:
         "formula's gradient beside autodiff's, coloured by the relative error — red marks where the slide goes wrong.",
         report.loss,
         dict(
-            compare=report,
-            formula="printed",
+            annotations=report.annotations("printed"),
             collapse=("softmax", "cross_entropy"),
             title="Section 2.4 as printed vs autodiff (T = 3, D = H = K = 3)",
         ),
