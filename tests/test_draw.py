@@ -424,8 +424,9 @@ def test_annotations_are_generic_rows_and_fill_keyed_by_name_or_node():
     from tinygrad_rnn.annotations import Annotation, Annotations
 
     _, L = rnn_loss(2)
+    rows = (("checked", "#123456"), ("twice", "#654321"))
     notes = Annotations(
-        {"h_1": Annotation((("checked", "#123456"), ("twice", "#654321")), "#abcdef", "fine"), L: Annotation(fill="#0f0f0f")},
+        {"h_1": Annotation(rows, "#abcdef", "fine"), L: Annotation(fill="#0f0f0f")},
         legend=(("#abcdef", "fine"),),
         heading="my checker",
     )
@@ -435,7 +436,8 @@ def test_annotations_are_generic_rows_and_fill_keyed_by_name_or_node():
     assert 'COLOR="#123456">checked</FONT>' in dot.nodes[h1] and 'COLOR="#654321">twice</FONT>' in dot.nodes[h1]
     (loss,) = dot.named("L")
     assert dot.fill(loss) == "#0f0f0f"
-    assert "my checker:" in to_dot(L, annotations=notes) and "my checker" not in to_dot(L, annotations=notes, legend=False)
+    assert "my checker:" in to_dot(L, annotations=notes)
+    assert "my checker" not in to_dot(L, annotations=notes, legend=False)
     with pytest.raises(TypeError, match="draw: annotations must be an Annotations"):
         draw(L, annotations={"h_1": "red"})
 

@@ -302,7 +302,8 @@ def _composite_groups(graph: Graph, collapse: tuple[str, ...], numbers: dict[tup
 def place_boxes(graph: Graph, steps: Steps, terms: frozenset[int], group_of: dict[int, tuple]) -> _Placement:
     """Boxes in topological order: a leaf is one box, an op an ellipse (plus a value box when named, or the root);
     the nodes of each key of `group_of` (("composite", name, k) or ("step", label)) share one collapsed box; a
-    detach() whose source is gone gets a ghost box for its source (last)."""
+    detach() whose source is gone gets a ghost box for its source (last, outside every group: it is no part of
+    this graph)."""
     numbers = _composite_numbers(graph)
     clusters = [_cluster_of(t, steps.of.get(i), numbers) for i, t in enumerate(graph.tensors)]
     members: dict[tuple, list[int]] = {}
@@ -326,7 +327,7 @@ def place_boxes(graph: Graph, steps: Steps, terms: frozenset[int], group_of: dic
     for i, t in enumerate(graph.tensors):
         source = t.detached_from if t.op == "detach" and i not in group_of else None
         if source is not None and not graph.has(source):
-            out.boxes[f"n{i}x"] = Box(f"n{i}x", "ghost", name_text(source.name), clusters[i], (source,))
+            out.boxes[f"n{i}x"] = Box(f"n{i}x", "ghost", name_text(source.name), (), (source,))
     return out
 
 
@@ -441,9 +442,9 @@ def rank_hints(boxes: dict[str, Box], edges: list[Edge], steps: Steps) -> list[H
     """Line the steps up along the time axis.
 
     Boxes at the same depth inside their step share a rank across steps; a parameter shares the rank of its first
-    user. Graphviz does not keep clusters in order by itself, so an invisible row of anchors under the picture — one
-    for the parameters, then one for t = 0 and one per step, joined left to right — fixes the order: parameters
-    beside the first step, then the initial states, then t = 1, 2, …
+    user, an initial state (h_0) the rank of the box it feeds. Graphviz does not keep clusters in order by itself,
+    so an invisible row of anchors under the picture — one for the parameters, then one for t = 0 and one per step,
+    joined left to right — fixes the order: parameters beside the first step, the initial states, then t = 1, 2, …
     """
     if not steps.order:
         return []
@@ -454,32 +455,35 @@ def rank_hints(boxes: dict[str, Box], edges: list[Edge], steps: Steps) -> list[H
     level = _levels(boxes, preds)
     step_of = {b: box.cluster[0][1] for b, box in boxes.items() if box.cluster and box.cluster[0][0] == "scope"}
     by_level: dict[int, list[str]] = {}
-    for b in step_of:
-        by_level.setdefault(level[b], []).append(b)
-    beside: dict[str, None] = {}  # parameters: the column left of the first step (an ordered set)
+    for b, s in step_of.items():
+        if s != INITIAL:
+            by_level.setdefault(level[b], []).append(b)
+    beside: dict[str, None] = {}  # parameters and initial states that feed a step (ordered sets)
+    starts: dict[str, None] = {}
     receives_state: set[str] = set()
     for e in edges:
-        if e.head not in step_of or e.kind not in ("param", "state"):
+        if step_of.get(e.head, INITIAL) == INITIAL or e.kind not in ("param", "state"):
             continue
         if e.kind == "state":
             receives_state.add(e.head)
-        if e.tail not in step_of and e.tail not in beside:
-            beside[e.tail] = None
+        ends = starts if step_of.get(e.tail) == INITIAL else beside if e.tail not in step_of else None
+        if ends is not None and e.tail not in ends:
+            ends[e.tail] = None
             by_level.setdefault(level[e.head], []).append(e.tail)
     hints: list[Hint] = []
     for lv in sorted(by_level):
         if len({step_of.get(b) for b in by_level[lv]}) > 1:
             hints.append(SameRank(tuple(by_level[lv])))
-    return hints + _anchor_row(step_of, level, receives_state, list(beside), steps)
+    return hints + _anchor_row(step_of, level, receives_state, list(beside), list(starts), steps)
 
 
-def _anchor_row(step_of, level, receives_state, beside: list[str], steps: Steps) -> list[Hint]:
+def _anchor_row(step_of, level, receives_state, beside: list[str], starts: list[str], steps: Steps) -> list[Hint]:
     """The invisible anchors k0 (parameters), k1, k2, … (t = 0 if drawn, then each step), on the first rank."""
-    time = ((INITIAL,) if INITIAL in step_of.values() else ()) + steps.order
-    bottom: dict[str, list[str]] = {s: [] for s in time}
+    bottom: dict[str, list[str]] = {s: [] for s in steps.order}
     for b, s in step_of.items():
         if level[b] == 0 and s in bottom:
             bottom[s].append(b)
+    rows = ([starts] if starts else []) + [bottom[s] for s in steps.order]
     hints: list[Hint] = []
     anchors: list[str] = []
 
@@ -490,8 +494,8 @@ def _anchor_row(step_of, level, receives_state, beside: list[str], steps: Steps)
 
     if beside:
         anchor("k0", beside)
-    for k, s in enumerate(time, start=1):
-        row = sorted(bottom[s], key=lambda b: b not in receives_state)  # what arrives from the step before: left
+    for k, row in enumerate(rows, start=1):
+        row = sorted(row, key=lambda b: b not in receives_state)  # what arrives from the step before: left
         hints.extend(Invisible(a, b) for a, b in zip(row, row[1:]))
         anchor(f"k{k}", row[:1])
     hints.append(SameRank(tuple(anchors), "min"))
