@@ -3,6 +3,7 @@ determinism, label escaping, rendering, the missing-`dot` error, the gallery and
 
 from __future__ import annotations
 
+import html as xml
 import importlib.util
 import math
 import re
@@ -17,8 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_rnn import Tensor, scope
+from tinygrad_rnn import Tensor, composite, scope
 from tinygrad_rnn import functional as F
+from tinygrad_rnn.annotations import Annotation, Annotations
 from tinygrad_rnn.dot import _heat_index
 from tinygrad_rnn.draw import (
     HEAT,
@@ -421,8 +423,6 @@ def test_lecture_annotations_colour_nodes_by_the_formula_error():
 
 
 def test_annotations_are_generic_rows_and_fill_keyed_by_name_or_node():
-    from tinygrad_rnn.annotations import Annotation, Annotations
-
     _, L = rnn_loss(2)
     rows = (("checked", "#123456"), ("twice", "#654321"))
     notes = Annotations(
@@ -582,3 +582,88 @@ def test_nested_scopes_nest_and_a_lone_leaf_draws():
         assert [dot.cluster_labels[c] for c in path] == [f"t = {t}", "gate"]
     lone = Dot(to_dot(Tensor(3.0, name="c")))
     assert len(lone.nodes) == 1 and lone.named("c") and not lone.edges
+
+
+# ---- hardening: text Graphviz would misread, odd names (issue 16, class 6) ------------------------------------------
+
+
+def rendered(source: str) -> str:
+    """The SVG that `dot` makes of `source` (the test fails when dot rejects it)."""
+    proc = subprocess.run(["dot", "-Tsvg"], input=source.encode("utf-8"), capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout.decode("utf-8")
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [xml.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def svg_tooltips(svg: str) -> list[str]:
+    return [xml.unescape(t) for t in re.findall(r'xlink:title="([^"]*)"', svg)]
+
+
+def small_graph(name: object = "a", label: str = "t=1"):
+    a = Tensor([1.0, 2.0], requires_grad=True, name=name)
+    with scope(label):
+        h = (a * a).tanh()
+        h.name = name
+    L = h.sum()
+    L.name = "L"
+    L.backward()
+    return L
+
+
+@needs_dot
+@pytest.mark.parametrize("steps", ["expand", "collapse"])
+def test_empty_scope_and_composite_labels_write_no_empty_font(steps):
+    a = Tensor([1.0, 2.0], requires_grad=True, name="a")
+    with scope("t=1/"):  # a scope nested in t=1 with an empty label
+        h = a.tanh()
+        h.name = "h"
+    with scope("/x"):  # an empty top-level label
+        with composite(""):
+            k = h * 2.0
+    L = k.sum()
+    L.name = "L"
+    L.backward()
+    source = to_dot(L, steps=steps, grads=True)
+    assert not re.search(r"<FONT[^>]*></FONT>|<B></B>", source)  # an empty element is a syntax error for dot
+    rendered(source)
+
+
+@needs_dot
+@pytest.mark.parametrize("name", ["a\\Nb", "\\G", "\\L\\T\\H\\E", "x\\", '\\"q', "\\\\N"])
+def test_graphviz_escapes_in_names_stay_literal(name):
+    L = small_graph(name)
+    svg = rendered(to_dot(L, title=name))
+    assert svg_texts(svg).count(name) >= 3  # the leaf's box, h's box and the title: not the node's or graph's name
+    assert sum(t.startswith(f"{name} (leaf)") for t in svg_tooltips(svg)) == 1
+
+
+@needs_dot
+def test_names_beyond_graphviz_string_limit_are_clipped():
+    long = "x" * 20_000  # Graphviz refuses any string longer than 16,384 bytes
+    a = Tensor(np.arange(3000.0), requires_grad=True, name=long)
+    with scope("s" * 20_000):
+        h = a.tanh()
+        h.name = long
+    L = h.sum()
+    L.name = "L"
+    L.backward()
+    rows = (("r" * 20_000, "#000000"),) * 50
+    notes = Annotations({"L": Annotation(rows, "#ffffff")}, legend=(("#ffffff", "m" * 20_000),) * 40, heading="q" * 999)
+    source = to_dot(L, values=True, grads=True, title=long, annotations=notes, max_numbers=10**6)
+    svg = rendered(source)
+    assert "x" * 79 + "…" in svg_texts(svg) and max(map(len, svg_texts(svg))) < 205
+    assert max(map(len, source.splitlines())) < 16_384
+
+
+@pytest.mark.parametrize("name", [5, 2.5, ("h", 1), b"raw"])
+@pytest.mark.parametrize("steps", ["expand", "collapse"])
+def test_any_name_draws_as_its_text(name, steps):
+    L = small_graph(name)
+    source = to_dot(L, steps=steps, grads=True)
+    if steps == "expand":
+        assert len(Dot(source).named(str(name))) == 2  # the leaf and h
+    else:
+        assert html(str(name)) in source  # the step box names the state it passes on

@@ -91,7 +91,7 @@ OP_SYMBOL = {
     "concatenate": "concat",
 }  # any other op is drawn by its name (exp, log, tanh, relu, mean, max, reshape, stack, detach, …)
 
-MAX_BOXES = 5000  # the most boxes draw() lays out (Graphviz needs ~4 s for 2,200, minutes and gigabytes past 20,000)
+MAX_BOXES = 5000  # the most boxes draw() lays out: Graphviz needs ~13 s for 5,000 (minutes and gigabytes past 20,000)
 NAME_CHARS, TEXT_CHARS, TOOLTIP_CHARS, NOTE_ROWS, LEGEND_ENTRIES = 80, 200, 2000, 8, 12
 
 

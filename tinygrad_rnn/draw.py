@@ -93,36 +93,44 @@ def draw(root: Tensor, style: Style | str | None = None, *, annotations: Annotat
 
 
 def layout_of(root: Tensor, style: Style) -> Layout:
-    """The layout `draw` uses: expanded or one box per step (style.steps), refused above style.max_boxes boxes."""
-    limit = style.max_boxes
-    if style.steps != "collapse":
-        small = limit is None or style.steps == "expand" or len(topological_order(root)) <= limit
-        if small:
-            lay = layout(root, style.collapse)
-            if style.steps == "expand" or limit is None or len(lay.boxes) <= limit:
-                return _within_limit(lay, style)
-    return _within_limit(layout_collapsed(root, style.collapse, style.wrap, style.fan_edges), style)
+    """The layout `draw` uses: expanded or one box per step (style.steps; "auto" collapses the steps when the
+    expanded drawing would have more than style.max_boxes boxes); refused when it would still have more."""
+    limit, nodes = style.max_boxes, topological_order(root)
+    if limit is not None and len(nodes) > limit:
+        if not any(t.scope for t in nodes):
+            _refuse(len(nodes), "nodes", limit, collapsed=False, steps=0)  # nothing to collapse
+        if style.steps == "expand" and not style.collapse:
+            _refuse(len(nodes), "nodes", limit, collapsed=False, steps=1)  # every node is at least one box
+    if style.steps != "collapse" and (limit is None or style.steps == "expand" or len(nodes) <= limit):
+        lay = layout(root, style.collapse)
+        if limit is None or len(lay.boxes) <= limit:
+            return lay
+        if style.steps == "expand":
+            _refuse(len(lay.boxes), "boxes", limit, collapsed=False, steps=len(lay.steps.order))
+    lay = layout_collapsed(root, style.collapse, style.wrap, style.fan_edges)
+    if limit is not None and len(lay.boxes) > limit:
+        _refuse(len(lay.boxes), "boxes", limit, collapsed=True, steps=len(lay.steps.order))
+    return lay
 
 
-def _within_limit(lay: Layout, style: Style) -> Layout:
-    limit, n = style.max_boxes, len(lay.boxes)
-    if limit is None or n <= limit:
-        return lay
+def _refuse(n: int, what: str, limit: int, collapsed: bool, steps: int) -> None:
+    """Refuse a drawing too large for Graphviz, naming the way out."""
     way_out = "or pass max_boxes=None to draw it anyway (Graphviz may then take minutes and run out of memory)"
-    if lay.collapsed:
+    has = "the graph has" if what == "nodes" else "the drawing has"
+    if not steps:
         raise ValueError(
-            f"draw: {n} boxes even with one box per time step ({len(lay.steps.order)} steps), more than "
-            f"max_boxes={limit}: draw a shorter stretch of the sequence (e.g. one chunk of truncated BPTT), {way_out}"
+            f"draw: {has} {n} {what}, more than max_boxes={limit}, and no time steps to collapse: build it "
+            f"with scope('t=1'), scope('t=2'), … around each step and draw with steps='collapse', draw a part of "
+            f"it (the drawing of a node nearer the inputs), {way_out}"
         )
-    if not lay.steps.order:
+    if collapsed:
         raise ValueError(
-            f"draw: {n} boxes, more than max_boxes={limit}, and no time steps to collapse: build the graph with "
-            f"scope('t=1'), scope('t=2'), … around each step and draw with steps='collapse', draw a part of it "
-            f"(draw a node nearer the inputs), {way_out}"
+            f"draw: {n} boxes even with one box per time step ({steps} steps), more than max_boxes={limit}: draw a "
+            f"shorter stretch of the sequence (e.g. one chunk of truncated BPTT), {way_out}"
         )
     raise ValueError(
-        f"draw: {n} boxes, more than max_boxes={limit}: draw with steps='collapse' (or 'auto', the default: one "
-        f"box per time step), {way_out}"
+        f"draw: {has} {n} {what}, more than max_boxes={limit}: draw with steps='collapse' (one box per "
+        f"time step; steps='auto', the default, does so by itself), {way_out}"
     )
 
 
