@@ -18,7 +18,7 @@ import math
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,46 +27,32 @@ from tinygrad_rnn.fmt import array_text, norm, num, shape_text
 from tinygrad_rnn.layout import Box, Edge, Invisible, Layout, Point, SameRank, name_text
 from tinygrad_rnn.tensor import Tensor, topological_order
 
+if TYPE_CHECKING:
+    import graphviz
+
+# fmt: off
 __all__ = [
-    "Style",
-    "STYLES",
-    "MAX_BOXES",
-    "FILL",
-    "BORDER",
-    "HEAT",
-    "OP_SYMBOL",
-    "make_style",
-    "write",
-    "html",
-    "quoted",
-    "clip",
-    "heat_scale",
+    "Style", "STYLES", "MAX_BOXES", "KINDS", "FILL", "BORDER", "HEAT",
+    "OP_SYMBOL", "check_fields", "make_style", "write", "html", "quoted", "clip", "heat_scale",
 ]
+# fmt: on
 
 # ---- palette --------------------------------------------------------------------------------------------------------
 
-FILL = {
-    "param": "#cfe2ff",
-    "state": "#ffffff",
-    "input": "#e9ecef",
-    "const": "#f1f3f5",
-    "value": "#ffffff",
-    "op": "#fff3cd",
-    "group": "#ffe5d0",
-    "loss": "#d1e7dd",
-    "ghost": "#ffffff",
+# kind of box: (fill, border, its entry in the legend — "" for none: initial states and ghosts look like values)
+KINDS = {
+    "param": ("#cfe2ff", "#0d6efd", "parameter"),
+    "state": ("#ffffff", "#868e96", ""),
+    "input": ("#e9ecef", "#868e96", "input / target"),
+    "const": ("#f1f3f5", "#ced4da", "constant"),
+    "value": ("#ffffff", "#868e96", "value"),
+    "op": ("#fff3cd", "#c9a227", "op"),
+    "group": ("#ffe5d0", "#e8590c", "collapsed"),
+    "loss": ("#d1e7dd", "#198754", "loss"),
+    "ghost": ("#ffffff", "#adb5bd", ""),
 }
-BORDER = {
-    "param": "#0d6efd",
-    "state": "#868e96",
-    "input": "#868e96",
-    "const": "#ced4da",
-    "value": "#868e96",
-    "op": "#c9a227",
-    "group": "#e8590c",
-    "loss": "#198754",
-    "ghost": "#adb5bd",
-}
+FILL = {kind: fill for kind, (fill, _, _) in KINDS.items()}
+BORDER = {kind: border for kind, (_, border, _) in KINDS.items()}
 GRAD_RED = "#b02a37"
 MUTED = "#6c757d"
 ORDER_PURPLE = "#6f42c1"
@@ -407,7 +393,7 @@ def _value_rows(p: _Paint, box: Box, t: Tensor, span: int) -> list[str]:
     rows = []
     if p.style.values and box.kind != "ghost":
         rows.append(_row(array_text(t.data, p.style.max_numbers), "#212529", span))
-    if p.style.grads and _grad_visible(p, t):
+    if p.style.grads and t.grad is not None and _grad_visible(p, t):
         rows.append(_row("∇ " + array_text(t.grad, p.style.max_numbers), _grad_colour(p, box), span))
     return rows
 
@@ -461,7 +447,8 @@ def _node_attrs(p: _Paint, box: Box) -> dict[str, str]:
 
 
 def _edge_attrs(p: _Paint, edge: Edge) -> dict[str, str]:
-    s, attrs = p.style, {}
+    s = p.style
+    attrs: dict[str, str] = {}
     if edge.label:
         attrs.update(label=edge.label, fontsize="10", fontcolor=MUTED)
     if edge.kind == "param":
@@ -486,26 +473,16 @@ def _edge_attrs(p: _Paint, edge: Edge) -> dict[str, str]:
 
 # ---- the caption: title and legend ----------------------------------------------------------------------------------
 
-_KEY = (
-    ("param", "parameter"),
-    ("input", "input / target"),
-    ("const", "constant"),
-    ("value", "value"),
-    ("op", "op"),
-    ("group", "collapsed"),
-    ("loss", "loss"),
-)
-
 
 def _key_cells(p: _Paint) -> list[str]:
     """The legend's colour key: the kinds of box and edge that the picture holds."""
     kinds = {box.kind for box in p.lay.boxes.values()}
     lines = {edge.kind for edge in p.lay.edges}
     cells = []
-    for kind, text in _KEY:
+    for kind, (_, _, text) in KINDS.items():
         if kind == "param" and not p.lay.steps.order:
             text = "leaf with gradient"
-        if kind in kinds or (kind == "value" and kinds & {"ghost", "state"}):
+        if text and (kind in kinds or (kind == "value" and kinds & {"ghost", "state"})):
             cells.append(f'<TD BGCOLOR="{FILL[kind]}" BORDER="1" COLOR="{BORDER[kind]}"> {text} </TD>')
     if "state" in lines:
         cells.append(f'<TD><FONT COLOR="{STATE_EDGE}"><B>━━</B></FONT> carried state</TD>')
@@ -551,7 +528,7 @@ def _caption(p: _Paint) -> str:
 # ---- writing DOT ----------------------------------------------------------------------------------------------------
 
 
-def write(lay: Layout, style: Style, annotations: Annotations | None = None) -> Any:
+def write(lay: Layout, style: Style, annotations: Annotations | None = None) -> graphviz.Digraph:
     """Layout, style, annotations ↦ a graphviz.Digraph (its `.source` is the DOT text; it displays in Jupyter)."""
     import graphviz
 

@@ -48,12 +48,15 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinygrad_rnn.annotations import Annotations
 from tinygrad_rnn.dot import HEAT, MAX_BOXES, STYLES, Style, heat_scale, html, make_style, write
 from tinygrad_rnn.layout import Layout, layout, layout_collapsed
 from tinygrad_rnn.tensor import Tensor, topological_order
+
+if TYPE_CHECKING:
+    import graphviz
 
 __all__ = [
     "Style",
@@ -73,7 +76,9 @@ __all__ = [
 ]
 
 
-def draw(root: Tensor, style: Style | str | None = None, *, annotations: Annotations | None = None, **shorthands: Any):
+def draw(
+    root: Tensor, style: Style | str | None = None, *, annotations: Annotations | None = None, **shorthands: Any
+) -> graphviz.Digraph:
     """G ↦ a graphviz.Digraph of the graph that computed `root`, one cluster per time step.
 
     style        a `Style`, a preset's name (`STYLES`: "default", …) or None (the default)
@@ -156,7 +161,7 @@ class GraphvizNotFoundError(RuntimeError):
 
 
 def render(
-    root: Tensor, path: str | Path, format: str | None = None, style: Style | str | None = None, **options: Any
+    root: Tensor, path: str | Path, style: Style | str | None = None, *, format: str | None = None, **options: Any
 ) -> Path:
     """Write the drawing of `root` to `path` (png, svg or pdf, from `format` or the suffix) and its DOT source
     beside it (path with suffix .dot). Returns the picture's path. `style` and options are those of `draw`."""
@@ -190,7 +195,7 @@ def backward_steps(root: Tensor) -> int:
 
 
 def render_frames(
-    root: Tensor, directory: str | Path, format: str = "png", style: Style | str | None = None, **options: Any
+    root: Tensor, directory: str | Path, style: Style | str | None = None, *, format: str = "png", **options: Any
 ) -> list[Path]:
     """Frame k (k = 0 … backward_steps(root)) shows the graph after backward has visited k ops: the gradients found
     so far in red, the op just visited outlined. Written as frame_000.<format>, … (each with its .dot); for slides.
@@ -202,6 +207,6 @@ def render_frames(
     n = backward_steps(root)
     width = max(3, len(str(n)))
     return [
-        render(root, directory / f"frame_{k:0{width}d}.{format}", format, style, backward_step=k, **options)
+        render(root, directory / f"frame_{k:0{width}d}.{format}", style, format=format, backward_step=k, **options)
         for k in range(n + 1)
     ]

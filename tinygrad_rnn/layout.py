@@ -30,30 +30,14 @@ from dataclasses import dataclass, field
 
 from tinygrad_rnn.tensor import Tensor, topological_order
 
+# fmt: off
 __all__ = [
-    "INITIAL",
-    "Graph",
-    "Steps",
-    "Box",
-    "Edge",
-    "Group",
-    "SameRank",
-    "Point",
-    "Invisible",
-    "Hint",
-    "Layout",
-    "graph_of",
-    "assign_steps",
-    "loss_terms",
-    "place_boxes",
-    "connect",
-    "rank_hints",
-    "grid_hints",
-    "nest",
-    "layout",
-    "layout_collapsed",
+    "INITIAL", "Graph", "Steps", "Box", "Edge", "Group", "SameRank",
+    "Point", "Invisible", "Hint", "Layout", "graph_of", "assign_steps", "loss_terms",
+    "place_boxes", "connect", "rank_hints", "grid_hints", "nest", "layout", "layout_collapsed",
     "name_text",
 ]
+# fmt: on
 
 INITIAL = "t=0"  # the scope of the initial states (Recurrent.initial_state)
 
@@ -217,7 +201,7 @@ def assign_steps(graph: Graph) -> Steps:
             continue
         used_in = {of.get(c) for c in graph.consumers[i]}
         if len(used_in) == 1 and None not in used_in and INITIAL not in used_in:
-            of[i] = used_in.pop()
+            of[i] = str(used_in.pop())
     order = tuple(sorted((s for s in last if s != INITIAL), key=last.__getitem__))
     return Steps(of, order)
 
@@ -331,7 +315,16 @@ def place_boxes(graph: Graph, steps: Steps, terms: frozenset[int], group_of: dic
     return out
 
 
-def _place_grouped(graph: Graph, steps: Steps, terms, out: _Placement, i: int, key: tuple, members, clusters) -> None:
+def _place_grouped(
+    graph: Graph,
+    steps: Steps,
+    terms: frozenset[int],
+    out: _Placement,
+    i: int,
+    key: tuple,
+    members: list[int],
+    clusters: list,
+) -> None:
     """Node i is hidden in the collapsed box of `key` (made with its first member). A collapsed step shows the
     states it passes on (named first); a collapsed composite sits in its output's groups, and its named output
     keeps a value box of its own."""
@@ -477,7 +470,9 @@ def rank_hints(boxes: dict[str, Box], edges: list[Edge], steps: Steps) -> list[H
     return hints + _anchor_row(step_of, level, receives_state, list(beside), list(starts), steps)
 
 
-def _anchor_row(step_of, level, receives_state, beside: list[str], starts: list[str], steps: Steps) -> list[Hint]:
+def _anchor_row(
+    step_of: dict[str, str], level: dict[str, int], receives_state: set[str], beside: list, starts: list, steps: Steps
+) -> list[Hint]:
     """The invisible anchors k0 (parameters), k1, k2, … (t = 0 if drawn, then each step), on the first rank."""
     bottom: dict[str, list[str]] = {s: [] for s in steps.order}
     for b, s in step_of.items():
@@ -531,7 +526,7 @@ def _group(path: tuple[Cluster, ...]) -> Group:
 def nest(boxes: dict[str, Box], edges: list[Edge]) -> dict[tuple, Group]:
     """The group tree: groups[()] is the top; each group's sub-groups (t = 0 first) and boxes in order of first
     appearance, and each edge in the innermost group holding both its ends (so edges between steps are at the top)."""
-    groups = {(): Group((), "top", "")}
+    groups: dict[tuple, Group] = {(): Group((), "top", "")}
     for box in boxes.values():
         for k in range(len(box.cluster)):
             child = box.cluster[: k + 1]
