@@ -15,8 +15,9 @@ Both are pipelines of small stages that take and return data:
     rank_hints / grid_hints where things go: same-rank rows and invisible edges that keep the time order
     nest(boxes, edges)      the group tree: each group's sub-groups, boxes and the edges inside it
 
-The initial states h_0, c_0 are the nodes in the scope "t=0" (the models make them there): drawn in a small
-"t = 0" group left of the first step, the state edge out of it bold like every h_{t−1} → step t. Parameters —
+The initial states h_0, c_0 are the nodes in the scope "t=0" (the models make them there): expanded, they sit in a
+small "t = 0" group left of the first step (collapsed, beside it), the state edge out of them bold like every
+h_{t−1} → step t; a leaf outside that scope is never taken for an initial state. Parameters —
 leaves with a gradient outside every scope — are drawn once, beside the first step. A leaf without gradient made
 outside the steps and used by one step only (an input made before the loop) is drawn inside that step.
 
