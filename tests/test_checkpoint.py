@@ -11,9 +11,9 @@ import pytest
 
 import tinygrad_rnn
 from tinygrad_rnn import data
+from tinygrad_rnn.checkpoint import META_KEY
 from tinygrad_rnn.lstm import GRU, LSTM
 from tinygrad_rnn.models import load_model
-from tinygrad_rnn.module import META_KEY
 from tinygrad_rnn.rnn import RNN
 
 MODELS = [

@@ -38,6 +38,9 @@ positive_int = _number(int, low=1)
 MAX_SIZE, MAX_STEPS, MAX_RADIUS = 4096, 100_000, 100.0
 _size = _number(int, low=1, high=MAX_SIZE)
 _steps = _number(int, low=1, high=MAX_STEPS)
+# A drawing of more steps than this collapses them into one box each; building the graph itself stays quick.
+MAX_DRAW_STEPS = 5000
+_draw_steps = _number(int, low=1, high=MAX_DRAW_STEPS)
 _seed = _number(int, low=0)
 _unit = _number(float, low=0, high=1)
 _positive_float = _number(float, low=0, open_low=True)
@@ -378,12 +381,15 @@ def _add_draw_command(sub: Any) -> None:
         description="Build the lecture RNN on random data, run backward, and draw its unrolled graph: one cluster per "
         "time step, parameters once, the carried state in bold. The .dot source is written beside the picture.",
     )
-    p.add_argument("--steps", type=positive_int, default=3, metavar="T", help="time steps T (default 3)")
-    p.add_argument("--input", type=positive_int, default=3, metavar="D", help="input size D (default 3)")
-    p.add_argument("--hidden", type=positive_int, default=4, metavar="H", help="hidden size H (default 4)")
-    p.add_argument("--classes", type=positive_int, default=3, metavar="K", help="classes K (default 3)")
+    p.add_argument("--steps", type=_draw_steps, default=3, metavar="T", help="time steps T (default 3)")
+    p.add_argument("--input", type=_size, default=3, metavar="D", help="input size D (default 3)")
+    p.add_argument("--hidden", type=_size, default=4, metavar="H", help="hidden size H (default 4)")
+    p.add_argument("--classes", type=_size, default=3, metavar="K", help="classes K (default 3)")
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
-    p.add_argument("--radius", type=float, default=None, metavar="R", help="rescale U to spectral radius R")
+    p.add_argument(
+        "--radius", type=_number(float, low=0, high=MAX_RADIUS), default=None, metavar="R",
+        help="rescale U to spectral radius R",
+    )  # fmt: skip
     p.add_argument("--tanh", choices=("primitive", "composed"), default="primitive", help="tanh as one op or composed")
     p.add_argument("--values", action="store_true", help="print each value's numbers")
     p.add_argument("--grads", action="store_true", help="print each gradient (in red)")
@@ -405,54 +411,37 @@ def _add_draw_command(sub: Any) -> None:
 
 
 def _run_draw(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from tinygrad_rnn import draw
-    from tinygrad_rnn.rnn import RNN
+    from tinygrad_rnn.demo import draw_problem
+    from tinygrad_rnn.draw import GraphvizNotFoundError
 
     if args.out is None and args.frames is None:
-        print("tinygrad-rnn draw: give --out FILE.png|.svg|.pdf, or --frames DIR", file=sys.stderr)
-        return 2
+        return _fail("draw", "give --out FILE.png|.svg|.pdf, or --frames DIR")
     if args.out is not None and args.out.rsplit(".", 1)[-1].lower() not in ("png", "svg", "pdf"):
-        print(f"tinygrad-rnn draw: --out must end in .png, .svg or .pdf, got {args.out!r}", file=sys.stderr)
-        return 2
-    rng = np.random.default_rng(args.seed)
-    xs = rng.standard_normal((args.steps, args.input))
-    ys = rng.integers(0, args.classes, size=args.steps)
-    rnn = RNN(args.input, args.hidden, args.classes, seed=args.seed, spectral_radius=args.radius, tanh=args.tanh)
-    report = None
-    if args.compare:
-        from tinygrad_rnn.report import compare
-
-        report = compare(rnn, xs, ys)
-        loss = report.loss
-    else:
-        loss = rnn.loss(xs, ys)
-        loss.backward()
-    options = dict(
-        values=args.values,
-        grads=args.grads,
-        heatmap="grad" if args.heatmap else None,
-        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()),
-        steps="collapse" if args.steps_collapsed else "expand",
-        order=args.order,
-        compare=report,
-        formula=args.compare or "corrected",
-        direction=args.direction,
-        title=args.title,
-    )
+        return _fail("draw", f"--out must end in .png, .svg or .pdf, got {args.out!r}")
+    if _unwritable(args.out):
+        return _fail("draw", f"--out {args.out}: {_unwritable(args.out)}")
+    style = dict(
+        values=args.values, grads=args.grads, heatmap="grad" if args.heatmap else None, order=args.order,
+        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()), direction=args.direction,
+        steps="collapse" if args.steps_collapsed else "auto", title=args.title,
+    )  # fmt: skip
+    problem = dict(seed=args.seed, radius=args.radius, tanh=args.tanh, check=args.compare)
     try:
-        if args.out is not None:
-            print(f"wrote {draw.render(loss, args.out, **options)} (and its .dot)")
-        if args.frames is not None:
-            frames = draw.render_frames(loss, args.frames, **options)
-            print(
-                f"wrote {len(frames)} frames of the backward pass to {args.frames}/",
-                f"({frames[0].name} … {frames[-1].name})",
-            )
-    except draw.GraphvizNotFoundError as e:
+        written = draw_problem(
+            args.steps, args.input, args.hidden, args.classes, out=args.out, frames=args.frames, **problem, **style
+        )
+    except GraphvizNotFoundError as e:
         print(f"tinygrad-rnn draw: {e}", file=sys.stderr)
         return 1
+    except ValueError as e:
+        return _fail("draw", str(e))
+    if args.out is not None:
+        print(f"wrote {written[0]} (and its .dot)")
+    if args.frames is not None:
+        frames = written[1:] if args.out is not None else written
+        print(
+            f"wrote {len(frames)} frames of the backward pass to {args.frames}/ ({frames[0].name} … {frames[-1].name})"
+        )
     return 0
 
 

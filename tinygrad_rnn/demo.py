@@ -12,7 +12,16 @@ from tinygrad_rnn.inputs import whole_number
 from tinygrad_rnn.report import Report, compare
 from tinygrad_rnn.rnn import RNN
 
-__all__ = ["demo_problem", "random_problem", "check", "demo_report", "draw_demo", "DEMO_COLLAPSE", "CHECK_MAX_STEPS"]
+__all__ = [
+    "demo_problem",
+    "random_problem",
+    "check",
+    "demo_report",
+    "draw_demo",
+    "draw_problem",
+    "DEMO_COLLAPSE",
+    "CHECK_MAX_STEPS",
+]
 
 # softmax and cross-entropy as one box each keep the demo's picture to one node per lecture symbol;
 # viz/softmax_decomposition.png opens them up.
@@ -68,4 +77,38 @@ def draw_demo(report: Report, out: str | Path = "tinygrad_rnn_demo.png") -> Path
     formula as printed is from autodiff (the picture shows where the printed equations go wrong)."""
     from tinygrad_rnn.draw import render  # drawing needs graphviz, which checking alone does not
 
-    return Path(render(report.loss, out, grads=True, collapse=DEMO_COLLAPSE, compare=report, formula="printed"))
+    return render(report.loss, out, grads=True, collapse=DEMO_COLLAPSE, annotations=report.annotations("printed"))
+
+
+def draw_problem(
+    steps: int = 3,
+    input_size: int = 3,
+    hidden: int = 4,
+    classes: int = 3,
+    /,
+    *,
+    seed: int = 0,
+    radius: float | None = None,
+    tanh: str = "primitive",
+    check: str | None = None,
+    out: str | Path | None = None,
+    frames: str | Path | None = None,
+    **style: Any,
+) -> list[Path]:
+    """`tinygrad-rnn draw`: the unrolled graph of a random lecture-RNN problem after backward, written to `out` (and
+    its .dot) and/or as one frame per backward step into `frames`; `check` ("corrected" or "printed") colours the
+    nodes by the lecture formula's error; `style` goes to the drawing (its `steps` is the drawing's: "auto",
+    "expand", "collapse" — the sizes come first, positionally). Returns the files written."""
+    from tinygrad_rnn.draw import render, render_frames
+
+    rnn, xs, ys = random_problem(steps, input_size, hidden, classes, seed=seed, spectral_radius=radius, tanh=tanh)
+    if check is not None:
+        report = compare(rnn, xs, ys)
+        loss, style["annotations"] = report.loss, report.annotations(check)
+    else:
+        loss = rnn.loss(xs, ys)
+        loss.backward()
+    written = [render(loss, out, **style)] if out is not None else []
+    if frames is not None:
+        written += render_frames(loss, frames, **style)
+    return written

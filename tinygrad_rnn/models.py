@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from tinygrad_rnn import data
+from tinygrad_rnn.checkpoint import find_npz, read_meta, read_npz
 from tinygrad_rnn.lstm import GRU, LSTM
-from tinygrad_rnn.module import Recurrent, _read_npz, find_npz, read_meta
+from tinygrad_rnn.module import Recurrent
 from tinygrad_rnn.rnn import RNN
 
 __all__ = ["MODELS", "make_model", "load_model"]
@@ -76,6 +77,6 @@ def _load_parameters_only(path: Path) -> Recurrent:
                     "it again to keep them",
                     stacklevel=3,
                 )
-                arrays = _read_npz(path, tuple(sorted(names)))
+                arrays = read_npz(path, tuple(sorted(names)))
                 return cls.from_arrays(**arrays, **options)
     raise ValueError(f"load_model {path}: parameters {sorted(names)} fit no model (RNN, LSTM, GRU)")

@@ -9,7 +9,6 @@ output layer — little else.
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 
 from tinygrad_rnn import functional as F
 from tinygrad_rnn import torch_bridge
+from tinygrad_rnn.checkpoint import CHECKPOINT_FORMAT, META_KEY, find_npz, npz_path, read_npz
 from tinygrad_rnn.inputs import Sequences, check_dtype, check_head, check_sizes, validate_sequences, whole_number
 from tinygrad_rnn.tensor import Tensor, scope, stack
 
@@ -71,7 +71,7 @@ class Module:
             if not hasattr(transform, "to_config"):
                 raise TypeError(f"save: transform {type(transform).__name__} has no to_config()")
             meta["transform"] = {"class": type(transform).__name__, "config": transform.to_config()}
-        path = _npz_path(path)
+        path = npz_path(path)
         arrays: dict[str, Any] = {**self.arrays(), META_KEY: np.array(json.dumps(meta))}
         tmp = path.with_name(path.name + ".part.npz")
         np.savez(tmp, **arrays)
@@ -82,7 +82,7 @@ class Module:
         """Read parameters saved by `save` ("m" finds "m.npz"); every parameter must be there with its shape, as
         finite real numbers. Nothing changes unless all of them pass (ValueError naming the file)."""
         path = find_npz(path)
-        self.assign(_read_npz(path, self.param_names), where=f"load {path}")
+        self.assign(read_npz(path, self.param_names), where=f"load {path}")
         return self
 
     def assign(self, arrays: dict[str, Any], where: str = "assign") -> None:
@@ -107,73 +107,6 @@ class Module:
             p = getattr(self, name)
             p.data = arr.astype(p.data.dtype, copy=True)
             p.grad = None
-
-
-CHECKPOINT_FORMAT = 1
-META_KEY = "__tinygrad_rnn__"  # the JSON description of the model inside a saved .npz
-
-
-def find_npz(path: str | Path) -> Path:
-    """The file `save(path)` wrote: `path` itself, or `path.npz` when the suffix was left out."""
-    path = Path(path)
-    return _npz_path(path) if not path.exists() and _npz_path(path).exists() else path
-
-
-def read_meta(path: Path) -> dict[str, Any] | None:
-    """The JSON description `save` writes beside the arrays, or None for a file of parameters only."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if f"{META_KEY}.npy" not in archive.namelist():
-                return None
-        text = _read_npz(path, (META_KEY,))[META_KEY]
-        meta = json.loads(str(text))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"load {path}: its model description is not valid JSON ({e})") from None
-    except zipfile.BadZipFile as e:
-        raise ValueError(f"load {path}: not a readable .npz file of parameters ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"load {path}: an unknown model description (format {meta.get('format')!r})")
-    return meta
-
-
-def _npz_path(path: str | Path) -> Path:
-    path = Path(path)
-    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
-
-
-def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The named arrays of an .npz file; ValueError naming the file for anything that is not a readable one. Each
-    array's header is read first: one claiming more bytes than the archive holds is refused before allocation."""
-    if not path.is_file():
-        raise ValueError(f"load {path}: no such file")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            files = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
-            missing = [n for n in names if n not in files]
-            if missing:
-                raise ValueError(f"load {path}: parameter(s) {', '.join(missing)} missing; file has {sorted(files)}")
-            out = {}
-            for n in names:
-                with archive.open(files[n]) as f:
-                    major, _ = np.lib.format.read_magic(f)
-                    read_header = (
-                        np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-                    )
-                    shape, _, dtype = read_header(f)
-                    if dtype.hasobject or (dtype.kind not in "biufU"):
-                        raise ValueError(f"load {path}: {n} holds {dtype} values, not real numbers; refused")
-                    claimed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                    if claimed > archive.getinfo(files[n]).file_size:
-                        raise ValueError(f"load {path}: parameter {n} claims {claimed} bytes but the file holds fewer")
-                with archive.open(files[n]) as f:
-                    out[n] = np.lib.format.read_array(f, allow_pickle=False)
-            return out
-    except ValueError as e:
-        if str(e).startswith(f"load {path}"):
-            raise
-        raise ValueError(f"load {path}: not a readable .npz file of parameters ({e})") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, TypeError) as e:
-        raise ValueError(f"load {path}: not a readable .npz file of parameters ({type(e).__name__}: {e})") from None
 
 
 # ---- the trace -----------------------------------------------------------------------------------------------------
