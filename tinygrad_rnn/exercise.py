@@ -14,13 +14,9 @@ list, NaN, wrong shapes, extra keys — ends up as a finding, never as a traceba
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import inspect
-import io
 import sys
-import traceback
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +24,21 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.annotations import Annotation, Annotations
-from tinygrad_rnn.fmt import array_text, norm, num
-from tinygrad_rnn.localise import TOL, Finding, Result, judge, raised
+from tinygrad_rnn.annotations import Annotations
+from tinygrad_rnn.fmt import array_text
+from tinygrad_rnn.localise import (
+    EXERCISE_COLOURS,
+    TOL,
+    Finding,
+    Result,
+    annotate,
+    judge,
+    raised,
+    run_quietly,
+    where,
+)
 from tinygrad_rnn.mistakes import KEYS, KINDS, Problem, Truth
 from tinygrad_rnn.modelcheck import GradientCheck, check_gradients
-from tinygrad_rnn.report import CHECK_COLOURS
 
 __all__ = [
     "KINDS",
@@ -54,16 +59,6 @@ __all__ = [
     "run_check_mine",
     "draw_check",
 ]
-
-# the fill of a node by what the check found there: the colours of the lecture comparison's picture
-EXERCISE_COLOURS = {
-    "ok": (CHECK_COLOURS["ok"][0], "yours = lecture (corrected)"),
-    "wrong": (CHECK_COLOURS["wrong"][0], "wrong: the error is made here"),
-    "follows": (CHECK_COLOURS["close"][0], "wrong only because its inputs are (its own equation is right)"),
-    "unreadable": (CHECK_COLOURS["does not type-check"][0], "wrong shape or not finite"),
-    "raised": (CHECK_COLOURS["does not type-check"][0], "your function raised"),
-    "not given": (CHECK_COLOURS["not in the lecture"][0], "not given"),
-}
 
 
 def make_problem(T: int, D: int, H: int, K: int, B: int | None = None, *, seed: int = 0, name: str = "") -> Problem:
@@ -110,26 +105,9 @@ class _Run:
 
 
 def _call(fn: Callable, p: Problem, truth: Truth) -> _Run:
-    """fn on fresh copies of p's arrays, its printing and warnings held back; what it raised becomes a finding."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        try:
-            value = fn(*p.args())
-        except (Exception, SystemExit) as e:  # SystemExit: a student's sys.exit() must not end the checker
-            return _Run(raised(truth, e, _where(e)), out.getvalue().count("\n"))
-    result = judge(truth, value)
-    return _Run(result, out.getvalue().count("\n"))
-
-
-def _where(e: BaseException) -> str:
-    """(in file.py, line 12: `dh = W.T @ dh`) — the deepest frame outside numpy and this module."""
-    frames = [f for f in traceback.extract_tb(e.__traceback__)[1:] if "numpy" not in Path(f.filename).parts]
-    if not frames:
-        return ""
-    f = frames[-1]
-    code = f" `{f.line.strip()}`" if f.line else ""
-    return f" (in {Path(f.filename).name}, line {f.lineno}:{code})"
+    """fn on fresh copies of p's arrays, quietly; what it raised becomes a finding."""
+    value, error, printed = run_quietly(fn, *p.args())
+    return _Run(raised(truth, error) if error else judge(truth, value), printed)
 
 
 def _run_all(fn: Callable, problems: Sequence[Problem]) -> tuple[list[Result], int]:
@@ -272,16 +250,7 @@ class BPTTCheck:
         """For the drawing of that problem's unrolled graph (`graph`): every node with a lecture quantity (W, …, c,
         h_0, h_t, o_t) gets your ‖·‖, the lecture's ‖·‖, the relative error and the kind; filled by its status."""
         r = self.result(problem)
-        nodes, used = {}, []
-        for name, node in r.nodes.items():
-            yours = "yours: —" if node.yours is None else f"yours ‖·‖ {num(norm(node.yours), 4)}"
-            rel = "" if node.rel_err is None else f"rel. error {num(node.rel_err, 2)}  "
-            rows = ((yours, "#212529"), (f"lecture ‖·‖ {num(norm(node.lecture), 4)}", "#212529"))
-            rows += ((f"{rel}{node.kind or node.status}", "#212529"),)
-            nodes[name] = Annotation(rows, EXERCISE_COLOURS[node.status][0], node.status)
-            used += [node.status] if node.status not in used else []
-        legend = tuple(EXERCISE_COLOURS[s] for s in EXERCISE_COLOURS if s in used)
-        return Annotations(nodes, legend, f"your BPTT vs the lecture, problem {r.truth.problem.name}")
+        return annotate(r.nodes, f"your BPTT vs the lecture, problem {r.truth.problem.name}")
 
     def graph(self, problem: int | str | None = None) -> Any:
         """The loss node of that problem's unrolled lecture RNN after backward — the graph `annotations` colours."""
@@ -426,7 +395,7 @@ def load_function(spec: str) -> Callable:
     try:
         loader.loader.exec_module(module)
     except (Exception, SystemExit) as e:
-        raise FunctionSpecError(f"{path}: importing it failed: {type(e).__name__}: {e}{_where(e)}") from None
+        raise FunctionSpecError(f"{path}: importing it failed: {type(e).__name__}: {e}{where(e)}") from None
     finally:
         sys.path.remove(folder)
     obj: Any = module

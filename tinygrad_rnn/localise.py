@@ -9,15 +9,21 @@ true per-step quantities and on the student's own; the same mistake made again a
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import textwrap
-from collections.abc import Callable, Mapping
+import traceback
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.fmt import num, shape_text
+from tinygrad_rnn.annotations import Annotation, Annotations
+from tinygrad_rnn.fmt import norm, num, shape_text
 from tinygrad_rnn.mistakes import (
     CORRECT,
     H_STEP,
@@ -32,8 +38,24 @@ from tinygrad_rnn.mistakes import (
     sum_value,
     variants,
 )
+from tinygrad_rnn.report import CHECK_COLOURS
 
-__all__ = ["TOL", "Finding", "Node", "Result", "judge", "raised", "close"]
+__all__ = [
+    "TOL",
+    "Finding",
+    "Node",
+    "Result",
+    "judge",
+    "raised",
+    "close",
+    "read",
+    "run_quietly",
+    "where",
+    "raised_finding",
+    "EXERCISE_COLOURS",
+    "node_annotation",
+    "annotate",
+]
 
 TOL = 1e-8  # relative: two exact computations of the same formula agree to ~1e-14; a different formula does not
 
@@ -54,7 +76,7 @@ class Finding:
 
     def where(self) -> str:
         what = "the return value" if self.quantity is None else f"∇{self.quantity}"
-        if self.quantity in ("h", "o"):
+        if self.quantity in ("h", "o") or (self.quantity is not None and self.t is not None):
             what = f"∇{self.quantity}_t" + (f" at t = {self.t}" if self.t is not None else "")
         return what
 
@@ -143,6 +165,33 @@ def _generic(p: Truth, s: np.ndarray, values: list[np.ndarray], scale: float, tr
 # ---- reading what the function returned ------------------------------------------------------------------------
 
 
+def run_quietly(fn: Callable, *args: Any) -> tuple[Any, BaseException | None, int]:
+    """fn(*args) with its printing and warnings held back: (value, the exception it raised or None, lines printed).
+    SystemExit counts as raising: a student's sys.exit() must not end the checker."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            return fn(*args), None, out.getvalue().count("\n")
+        except (Exception, SystemExit) as e:
+            return None, e, out.getvalue().count("\n")
+
+
+def where(e: BaseException) -> str:
+    """(in file.py, line 12: `dh = W.T @ dh`) — the deepest frame of the traceback outside numpy and this package."""
+    here = Path(__file__).resolve().parent
+    frames = [
+        f
+        for f in traceback.extract_tb(e.__traceback__)
+        if "numpy" not in Path(f.filename).parts and Path(f.filename).resolve().parent != here
+    ]
+    if not frames:
+        return ""
+    f = frames[-1]
+    code = f" `{f.line.strip()}`" if f.line else ""
+    return f" (in {Path(f.filename).name}, line {f.lineno}:{code})"
+
+
 def _expected(q: str, p: Truth) -> tuple[int, ...]:
     lead = (p.T, p.B) if p.batched else (p.T,)
     return {
@@ -165,28 +214,22 @@ def _array(value: Any) -> np.ndarray:
     return arr.astype(np.float64)
 
 
-def read(out: Any) -> tuple[dict[str, np.ndarray], list[Finding]]:
+def read(out: Any, keys: Sequence[str] = KEYS) -> tuple[dict[str, np.ndarray], list[Finding]]:
     """The returned dict's arrays by key (None values: not given) and findings for what cannot be read."""
     if not isinstance(out, Mapping):
         text = f"it returned {type(out).__name__} {_short(out)}, not a dict"
-        return {}, [
-            Finding(
-                None,
-                None,
-                "wrong_shape",
-                _msg(text, f"a dict with any of the keys {', '.join(KEYS)}", "the return type"),
-            )
-        ]
+        want = f"a dict with any of the keys {', '.join(keys)}"
+        return {}, [Finding(None, None, "wrong_shape", _msg(text, want, "the return type"))]
     arrays, findings = {}, []
     try:
         items = list(out.items())
     except Exception as e:  # a Mapping whose items() fails: the student's own class
         return {}, [Finding(None, None, "wrong_shape", f"its items could not be read: {type(e).__name__}: {e}")]
     for key, value in items:
-        if key not in KEYS:
-            guess = next((k for k in KEYS if str(key).strip("d_∇").replace("grad", "").strip("_") == k), None)
+        if key not in keys:
+            guess = next((k for k in keys if str(key).strip("d_∇").replace("grad", "").strip("_") == k), None)
             hint = f" (did you mean {guess!r}?)" if guess else ""
-            text = f"returned the key {key!r}, which is not one of {', '.join(KEYS)}{hint}; it was not checked"
+            text = f"returned the key {key!r}, which is not one of {', '.join(keys)}{hint}; it was not checked"
             findings.append(Finding(None, None, "unknown", text + ". Return only these keys."))
             continue
         if value is None:
@@ -197,7 +240,7 @@ def read(out: Any) -> tuple[dict[str, np.ndarray], list[Finding]]:
             findings.append(Finding(key, None, "wrong_shape", f"∇{key} is returned, but {e}"))
     if not arrays and not findings:
         findings.append(
-            Finding(None, None, "unknown", "it returned none of the keys W, U, V, b, c, h, o, h0: nothing to check")
+            Finding(None, None, "unknown", f"it returned none of the keys {', '.join(keys)}: nothing to check")
         )
     return arrays, findings
 
@@ -282,18 +325,49 @@ def _not_finite(q: str, a: np.ndarray, p: Truth) -> Finding:
     return Finding(q, None, "not_finite", f"∇{q} holds NaN or inf ({int(np.sum(~np.isfinite(a)))} of {a.size} entries)")
 
 
-def raised(p: Truth, error: BaseException, where: str) -> Result:
-    """The result of a problem on which the function raised: one finding, every node marked."""
+def raised_finding(error: BaseException) -> Finding:
+    """The finding for a function that raised: the exception's first line and where in the student's code."""
     first = str(error).strip().splitlines()[0] if str(error).strip() else ""
     first = first if len(first) <= 240 else first[:237] + "..."
     text = f"{type(error).__name__}: {first}" if first else type(error).__name__
-    f = Finding(None, None, "raised", f"your function raised {text}{where}")
+    return Finding(None, None, "raised", f"your function raised {text}{where(error)}")
+
+
+def raised(p: Truth, error: BaseException) -> Result:
+    """The result of a problem on which the function raised: one finding, every node marked."""
     nodes: dict[str, Node] = {}
     for q in ("o", "h"):
         _mark(q, p, nodes, "raised")
     for q in (*SUMS, "h0"):
         nodes["h_0" if q == "h0" else q] = Node("raised", None, sum_value(q, p, p.true))
-    return Result(p, [f], nodes)
+    return Result(p, [raised_finding(error)], nodes)
+
+
+# the fill of a node by what a check found there: the colours of the lecture comparison's picture
+EXERCISE_COLOURS = {
+    "ok": (CHECK_COLOURS["ok"][0], "yours = the right gradient"),
+    "wrong": (CHECK_COLOURS["wrong"][0], "wrong: the error is made here"),
+    "follows": (CHECK_COLOURS["close"][0], "wrong only because its inputs are (its own equation is right)"),
+    "unreadable": (CHECK_COLOURS["does not type-check"][0], "wrong shape or not finite"),
+    "raised": (CHECK_COLOURS["does not type-check"][0], "your function raised"),
+    "not given": (CHECK_COLOURS["not in the lecture"][0], "not given"),
+}
+
+
+def node_annotation(node: Node, reference: str = "lecture") -> Annotation:
+    """A node's rows for the drawing — yours ‖·‖, the reference's ‖·‖, relative error and kind — and its fill."""
+    yours = "yours: —" if node.yours is None else f"yours ‖·‖ {num(norm(node.yours), 4)}"
+    rel = "" if node.rel_err is None else f"rel. error {num(node.rel_err, 2)}  "
+    rows = ((yours, "#212529"), (f"{reference} ‖·‖ {num(norm(node.lecture), 4)}", "#212529"))
+    rows += ((f"{rel}{node.kind or node.status}", "#212529"),)
+    return Annotation(rows, EXERCISE_COLOURS[node.status][0], node.status)
+
+
+def annotate(nodes: dict[str, Node], heading: str, reference: str = "lecture") -> Annotations:
+    """Annotations of every node, and the legend of the statuses used."""
+    used = {node.status for node in nodes.values()}
+    legend = tuple(EXERCISE_COLOURS[s] for s in EXERCISE_COLOURS if s in used)
+    return Annotations({n: node_annotation(node, reference) for n, node in nodes.items()}, legend, heading)
 
 
 def _step_eq(q: str, t: int, T: int) -> str:
