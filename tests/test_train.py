@@ -156,8 +156,13 @@ def test_cli_train_chars_with_lstm_and_the_errors(tmp_path, capsys):
     assert "20 characters, 4 distinct; 8 updates" in out and "sample:\na" in out
     text.write_text("", encoding="utf-8")
     assert main(["train", "chars", "--text", str(text), "--quiet"]) == 2
-    assert "the text is empty" in capsys.readouterr().err
-    assert main(["train", "forecast", "--model", "lstm", "--teacher-forcing", "0.5", "--quiet"]) == 2
-    assert "needs --model rnn" in capsys.readouterr().err
+    assert "the text needs at least 2 characters" in capsys.readouterr().err
+    argv = ["train", "forecast", "--model", "gru", "--teacher-forcing", "0.5", "--steps", "3", "--quiet"]
+    assert main(argv) == 0  # every model steps, so every model trains free-running
+    assert "GRU, H=16" in capsys.readouterr().out
+    assert main([*argv, "--tbptt", "5"]) == 2
+    assert "tbptt applies to teacher-forced training" in capsys.readouterr().err
+    assert main(["train", "chars", "--save", str(tmp_path / "no" / "such" / "m.npz"), "--quiet"]) == 2
+    assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "forecast", "--teacher-forcing", "1.5"])

@@ -37,6 +37,14 @@ class Vocabulary:
         self.chars: list[str] = chars
         self.index: dict[str, int] = {c: i for i, c in enumerate(chars)}
 
+    def to_config(self) -> dict:
+        """What rebuilds this vocabulary (saved as JSON beside a model's parameters)."""
+        return {"chars": "".join(self.chars)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Vocabulary:
+        return cls(config["chars"])
+
     @classmethod
     def from_text(cls, text: str) -> Vocabulary:
         """The sorted set of characters of `text`."""
@@ -254,6 +262,22 @@ class Standardizer:
         self.std = y.std(axis=0)
         if np.any(self.std == 0):
             raise ValueError("Standardizer: the training series is constant (σ = 0); cannot standardise")
+
+    def to_config(self) -> dict:
+        """What rebuilds this standardisation (saved as JSON beside a model's parameters)."""
+        return {
+            "mean": np.atleast_1d(self.mean).tolist(),
+            "std": np.atleast_1d(self.std).tolist(),
+            "ndim": self.mean.ndim,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Standardizer:
+        out = cls.__new__(cls)
+        shape = () if config["ndim"] == 0 else (-1,)
+        out.mean = np.asarray(config["mean"], dtype=np.float64).reshape(shape)
+        out.std = np.asarray(config["std"], dtype=np.float64).reshape(shape)
+        return out
 
     def transform(self, y) -> np.ndarray:
         return (np.asarray(y, dtype=np.float64) - self.mean) / self.std

@@ -13,16 +13,20 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from tinygrad_rnn.inputs import whole_number
+from tinygrad_rnn.inputs import Array, whole_number
 from tinygrad_rnn.module import Recurrent, chunk_bounds, detach_state  # noqa: F401 (re-exported)
-from tinygrad_rnn.optim import Optimizer, clip_grad_norm, clip_grad_value, l1_penalty, l2_penalty
+from tinygrad_rnn.optim import SGD, Adagrad, Adam, Optimizer, clip_grad_norm, clip_grad_value, l1_penalty, l2_penalty
 from tinygrad_rnn.tensor import Tensor, no_grad
 
+if TYPE_CHECKING:
+    from tinygrad_rnn.data import Vocabulary
+
 __all__ = [
+    "OPTIMIZERS",
     "Progress",
     "History",
     "fit",
@@ -31,7 +35,12 @@ __all__ = [
     "tbptt_backward",
     "train_sequence",
     "sample_text",
+    "CharResult",
+    "train_chars",
 ]
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": Adam, "adagrad": Adagrad, "sgd": SGD}
 
 
 # ----------------------------------------------------------------------------------------------------- progress
@@ -41,7 +50,9 @@ class Progress:
     `Progress(total, desc)`, then `update(i, loss=…)` after update i (1-based), and `close()`.
     """
 
-    def __init__(self, total: int, desc: str = "", stream=None, every: int | None = None, enabled: bool = True):
+    def __init__(
+        self, total: int, desc: str = "", stream: TextIO | None = None, every: int | None = None, enabled: bool = True
+    ):
         self.total, self.desc = int(total), desc
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled
@@ -79,7 +90,7 @@ class Progress:
             self.stream.flush()
 
 
-def _fmt(v) -> str:
+def _fmt(v: Any) -> str:
     v = float(v)
     return f"{v:.4g}" if math.isfinite(v) else str(v)
 
@@ -148,7 +159,7 @@ def fit(
     return hist
 
 
-def _global_norm(params) -> float:
+def _global_norm(params: list[Tensor]) -> float:
     return math.sqrt(sum(float(np.sum(np.square(p.grad))) for p in params if p.grad is not None))
 
 
@@ -162,7 +173,7 @@ def _check_pair(fn: str, xs: Any, ys: Any) -> tuple[np.ndarray, np.ndarray]:
     return xs, np.asarray(ys)
 
 
-def tbptt_backward(model, xs, ys, k: int | None, h0=None) -> float:
+def tbptt_backward(model: Recurrent, xs: Array, ys: Array, k: int | None, h0: Array | None = None) -> float:
     """Σ over chunks of backward(L_chunk), the state carried detached: accumulates ∇θ of truncated BPTT into .grad.
 
     No parameter changes in between, so the accumulated gradient is exactly the gradient of the whole loss with a
@@ -177,9 +188,9 @@ def tbptt_backward(model, xs, ys, k: int | None, h0=None) -> float:
 
 
 def train_sequence(
-    model,
-    xs,
-    ys,
+    model: Recurrent,
+    xs: Array,
+    ys: Array,
     optimizer: Optimizer,
     *,
     epochs: int = 1,
@@ -223,7 +234,9 @@ def train_sequence(
 
 
 # ----------------------------------------------------------------------------------------------------- sampling
-def sample_text(model, vocab, prefix: str, n: int, *, temperature: float = 1.0, seed: int = 0) -> str:
+def sample_text(
+    model: Recurrent, vocab: Vocabulary, prefix: str, n: int, *, temperature: float = 1.0, seed: int = 0
+) -> str:
     """Feed `prefix`, then draw n characters one at a time from p_k ∝ ŷ_k^(1/τ), each fed back as the next input."""
     if not prefix:
         raise ValueError("sample_text: the prefix must hold at least one character")
@@ -245,3 +258,59 @@ def sample_text(model, vocab, prefix: str, n: int, *, temperature: float = 1.0, 
             state = model.state
             o = os[-1].data
     return vocab.decode(np.array(out, dtype=np.int64)) if out else ""
+
+
+# ------------------------------------------------------------------------------------------------ a character model
+@dataclass
+class CharResult:
+    """What `train_chars` measured: the mean loss per epoch (nats per character) and a sample of the model."""
+
+    characters: int
+    vocabulary: int
+    updates: int
+    epoch_loss: list[float]
+    sample: str
+    model: Any = None
+
+    def __str__(self) -> str:
+        lines = [f"{self.characters} characters, {self.vocabulary} distinct; {self.updates} updates"]
+        lines.append("epoch  mean loss (nats/char)")
+        lines += [f"{e:5d}  {v:.3f}" for e, v in enumerate(self.epoch_loss, start=1)]
+        return "\n".join(lines) + f"\n\nsample:\n{self.sample}"
+
+
+def train_chars(
+    text: str,
+    model: str = "rnn",
+    *,
+    hidden: int = 64,
+    optimizer: str = "adagrad",
+    lr: float = 0.1,
+    epochs: int = 5,
+    tbptt: int = 25,
+    clip: float | None = None,
+    sample: int = 200,
+    seed: int = 0,
+    progress: bool = False,
+) -> CharResult:
+    """A character model of `text` (softmax head) trained by truncated BPTT in chunks of `tbptt`, the gradient
+    clipped to norm `clip` (else each entry to ±5, as min-char-rnn does), then `sample` characters drawn at τ = 0.8."""
+    from tinygrad_rnn import data
+    from tinygrad_rnn.models import make_model
+
+    if len(text) < 2:
+        raise ValueError("train_chars: the text needs at least 2 characters")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"train_chars: optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    vocab = data.Vocabulary.from_text(text)
+    ids = vocab.encode(text)
+    net = make_model(model, vocab.size, hidden, vocab.size, seed=seed, head="softmax")
+    opt = OPTIMIZERS[optimizer](net.parameters(), lr=lr)
+    hist = train_sequence(
+        net, vocab.one_hot(ids[:-1]), ids[1:], opt, epochs=epochs, tbptt=tbptt, clip=clip,
+        clip_value=None if clip else 5.0, progress=progress,
+    )  # fmt: skip
+    n = len(hist.loss) // epochs
+    per_epoch = [float(np.mean(hist.loss[i * n : (i + 1) * n])) for i in range(epochs)]
+    drawn = text[0] + sample_text(net, vocab, text[0], sample, temperature=0.8, seed=seed)
+    return CharResult(len(text), vocab.size, len(hist.loss), per_epoch, drawn, net)
