@@ -202,7 +202,7 @@ class Smallest:
         lines = [f"Smallest failing problem: fails already at {p.describe()}"]
         arrays = "   ".join(f"{n} = {array_text(getattr(p, n), 8)}" for n in ("W", "U", "V", "b", "c"))
         lines += [f"  {arrays}", f"  xs = {array_text(p.xs, 12)}   ys = {array_text(p.ys, 12)}"]
-        if _raised(self.result):
+        if _raised(self.result) or all(n.status == "not given" for n in self.result.nodes.values()):
             return "\n".join([*lines, f"  {self.result.findings[0].message}"])
         lines.append(f"  {'node':<6}{'yours':<30}{'lecture (corrected)':<30}")
         for name, node in self.result.nodes.items():

@@ -467,7 +467,7 @@ def _per_step(q: str, p: Truth, s: np.ndarray | None, ctxs: list[Ctx], nodes: di
         nodes[f"{q}_{t}"] = Node("wrong", lay(st), lay(true[t]), rel, current[0].kind)
     for f in findings:
         if len(f.steps) > 1:
-            fed = f" (fed your own ∇{q}_{{t+1}})" if q == "h" else ""
+            fed = f" (each step given your own ∇{q}_{{t+1}})" if q == "h" else ""
             f.message += f"\nagain at t = {', '.join(map(str, f.steps[1:]))}{fed}"
     return findings
 
@@ -498,7 +498,7 @@ def _sum_matches(q: str, p: Truth, s: np.ndarray, own: Ctx | None, extra: list[C
             for c in ctxs:
                 v = adapt(m.value(p, c))
                 if close(s, v, scale) and not close(v, correct, scale):
-                    yield m.kind, m.says + ("   (fed your own ∇h_t, ∇o_t)" if c.own else ""), m.differs
+                    yield m.kind, m.says + ("   (computed from your own ∇h_t and ∇o_t)" if c.own else ""), m.differs
                     break
     for c in extra:
         if close(s, adapt(sum_value(q, p, c)), scale):
