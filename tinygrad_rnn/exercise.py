@@ -162,7 +162,8 @@ def _merge(results: list[Result]) -> list[Finding]:
     ran_square = any(r.truth.square and not _raised(r) for r in results)
     for f in findings:
         r = next(r for r in results if r.truth.problem.name == f.problem)
-        if f.kind == "raised" and not r.truth.square and ran_square:
+        shapes = any(w in f.message for w in ("shape", "dimension", "broadcast", "align"))
+        if f.kind == "raised" and "raised ValueError" in f.message and shapes and not r.truth.square and ran_square:
             f.message += (
                 "\nIt raised only where D ≠ H, and ran where D = H: a shape error there usually means W (H×D) and "
                 "U (H×H) are exchanged somewhere — see the findings on the D = H problem."
@@ -208,10 +209,15 @@ class Smallest:
         for name, node in self.result.nodes.items():
             if node.status == "not given":
                 continue
-            yours = "—" if node.yours is None else array_text(node.yours, 8)
+            yours = "—" if node.yours is None else _numbers(node.yours)
             mark = "" if node.status == "ok" else node.status.upper() + (f" ({node.kind})" if node.kind else "")
-            lines.append(f"  {name:<6}{yours:<30}{array_text(node.lecture, 8):<30}{mark}")
+            lines.append(f"  {name:<6}{yours:<30}{_numbers(node.lecture):<30}{mark}")
         return "\n".join(lines)
+
+
+def _numbers(a: np.ndarray) -> str:
+    """The numbers of a small array (`fmt.array_text`), or its shape when it has none."""
+    return array_text(a, 8) if a.size else f"empty, shape {a.shape}"
 
 
 @dataclass
@@ -302,7 +308,7 @@ def check_bptt(
             findings.append(
                 Finding(key, None, "unknown", f"∇{key} is required but not given", results[0].truth.problem.name)
             )
-    smallest = _shrink(fn, seed, results) if findings else None
+    smallest = _shrink(fn, seed, results) if any(r.findings for r in results) else None
     _as_printed(results, [smallest.result] if smallest else [])
     return BPTTCheck(findings, results, smallest, printed, required)
 

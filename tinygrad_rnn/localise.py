@@ -497,6 +497,8 @@ def _sum_matches(q: str, p: Truth, s: np.ndarray, own: Ctx | None, extra: list[C
         if m.needs(p):
             for c in ctxs:
                 v = adapt(m.value(p, c))
+                if not np.any(v) and m.kind == "missing_sum_over_t":
+                    continue  # the term of t = 1 of ∇U is zero (h_0 = 0): "only that term" explains nothing
                 if close(s, v, scale) and not close(v, correct, scale):
                     yield m.kind, m.says + ("   (computed from your own ∇h_t and ∇o_t)" if c.own else ""), m.differs
                     break

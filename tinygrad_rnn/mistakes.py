@@ -404,7 +404,8 @@ def variants(p: Truth) -> list[Ctx]:
         g = np.zeros_like(p.g)
         for t in range(p.T, 0, -1):
             g[t] = m.value(p, Ctx(p.go, g), t)
-        if np.max(np.abs(g - p.g)) > 1e-6 * p.scale:  # at T = 1 most of them change nothing
+        # at T = 1 most of them change nothing; without the output term nothing starts the recursion (all zero)
+        if np.max(np.abs(g - p.g)) > 1e-6 * p.scale and np.any(g):
             t = max(p.T - 1, 1)
             out.append(Ctx(p.go, g, m.kind, m.says(t, p.T), m.differs))
     return out
