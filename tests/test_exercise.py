@@ -712,3 +712,33 @@ def test_backward_with_nothing_given_is_the_engine_s_backward():
     for node in topological_order(loss, grad_only=True):
         np.testing.assert_allclose(grads[id(node)], node.grad, rtol=1e-12, atol=1e-14)
     assert reached == {}
+
+
+# ---- the README section stays true ---------------------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "check_your_bptt.md"
+
+
+def test_the_readme_section_shows_real_output(capsys):
+    import re
+
+    from tinygrad_rnn.lstm import LSTM
+    from tinygrad_rnn.modelcheck import check_gradients
+
+    text = DOC.read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    namespace: dict = {}
+    exec(compile(code, str(DOC), "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    claims = [line.split("# ", 1)[1].strip() for line in code.splitlines() if line.startswith("print(")]
+    assert printed == claims  # each print's comment is what it prints (the README's test reads them the same way)
+    blocks = re.findall(r"<!-- output of: (.*?) -->\n```text\n(.*?)\n```", text, flags=re.S)
+    assert len(blocks) == 4
+    for source, shown in blocks:
+        if source == "the python block above":
+            real = str(namespace["check"])
+        elif source.startswith("lstm "):
+            real = str(check_gradients(load_function(str(EXAMPLES.parent / source[5:])), LSTM))
+        else:
+            real = str(check_bptt(load_function(str(EXAMPLES.parent / source))))
+        assert shown == real, f"docs/check_your_bptt.md: the output of {source} has changed:\n{real}"

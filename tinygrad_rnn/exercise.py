@@ -205,13 +205,13 @@ class Smallest:
         lines += [f"  {arrays}", f"  xs = {array_text(p.xs, 12)}   ys = {array_text(p.ys, 12)}"]
         if _raised(self.result) or all(n.status == "not given" for n in self.result.nodes.values()):
             return "\n".join([*lines, f"  {self.result.findings[0].message}"])
-        lines.append(f"  {'node':<6}{'yours':<30}{'lecture (corrected)':<30}")
+        lines.append(f"  {'node':<6}{'yours':<30}lecture (corrected)")
         for name, node in self.result.nodes.items():
             if node.status == "not given":
                 continue
             yours = "—" if node.yours is None else _numbers(node.yours)
             mark = "" if node.status == "ok" else node.status.upper() + (f" ({node.kind})" if node.kind else "")
-            lines.append(f"  {name:<6}{yours:<30}{_numbers(node.lecture):<30}{mark}")
+            lines.append(f"  {name:<6}{yours:<30}{_numbers(node.lecture):<30}{mark}".rstrip())
         return "\n".join(lines)
 
 
