@@ -279,7 +279,8 @@ def _problems(problems: Iterable[Any] | None, seed: int) -> list[Problem]:
             continue
         if not isinstance(item, (tuple, list)) or len(item) != 7:
             raise TypeError(f"check_bptt: problem {i} must be a tuple (W, U, V, b, c, xs, ys), got {type(item)}")
-        out.append(Problem(*(np.asarray(a) for a in item), name=f"{i}"))
+        W, U, V, b, c, xs, ys = (np.asarray(a) for a in item)
+        out.append(Problem(W, U, V, b, c, xs, ys, name=f"{i}"))
     for p in out:
         try:
             Truth(p)

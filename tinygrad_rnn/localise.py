@@ -15,7 +15,7 @@ import itertools
 import textwrap
 import traceback
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,9 @@ def _scale_hint(k: float, p: Truth) -> str:
     return ""
 
 
-def _generic(p: Truth, s: np.ndarray, values: list[np.ndarray], scale: float, transposed: bool):
+def _generic(
+    p: Truth, s: np.ndarray, values: list[np.ndarray], scale: float, transposed: bool
+) -> tuple[str, str, str, float | None] | None:
     """transposed / wrong_sign / scaled of a corrected value (one per context): (kind, says, differs, k)."""
     for v in values:
         if transposed and v.ndim == 2 and v.shape[0] != 1 and close(s, v.T, scale):
@@ -358,8 +360,11 @@ def node_annotation(node: Node, reference: str = "lecture") -> Annotation:
     """A node's rows for the drawing — yours ‖·‖, the reference's ‖·‖, relative error and kind — and its fill."""
     yours = "yours: —" if node.yours is None else f"yours ‖·‖ {num(norm(node.yours), 4)}"
     rel = "" if node.rel_err is None else f"rel. error {num(node.rel_err, 2)}  "
-    rows = ((yours, "#212529"), (f"{reference} ‖·‖ {num(norm(node.lecture), 4)}", "#212529"))
-    rows += ((f"{rel}{node.kind or node.status}", "#212529"),)
+    rows = (
+        (yours, "#212529"),
+        (f"{reference} ‖·‖ {num(norm(node.lecture), 4)}", "#212529"),
+        (f"{rel}{node.kind or node.status}", "#212529"),
+    )
     return Annotation(rows, EXERCISE_COLOURS[node.status][0], node.status)
 
 
@@ -377,7 +382,7 @@ def _step_eq(q: str, t: int, T: int) -> str:
     return f"∇h_{t} = V^T ∇o_{t}" + (f" + U^T diag(1 − h_{t + 1}²) ∇h_{t + 1}" if t < T else "   (t = T: no ∇h_{T+1})")
 
 
-def _step_matches(q: str, p: Truth, st: np.ndarray, t: int, ctxs: list[Ctx], scale: float):
+def _step_matches(q: str, p: Truth, st: np.ndarray, t: int, ctxs: list[Ctx], scale: float) -> Iterator[tuple]:
     """Every mistake that gives the student's ∇q_t: (kind, says, differs, value function), catalogue order."""
     true = (p.g if q == "h" else p.go)[t]
     for m in H_STEP if q == "h" else O_STEP:
@@ -396,7 +401,7 @@ def _step_matches(q: str, p: Truth, st: np.ndarray, t: int, ctxs: list[Ctx], sca
         yield kind, f"∇{q}_{t} = {says}", differs, fn
 
 
-def _first(matches) -> tuple[Any, list[str]]:
+def _first(matches: Iterable[tuple]) -> tuple[Any, list[str]]:
     """The first match and the other kinds that give the same numbers on this problem."""
     found = list(matches)
     if not found:
@@ -461,7 +466,9 @@ def _per_step(q: str, p: Truth, s: np.ndarray | None, ctxs: list[Ctx], nodes: di
                 current[0].steps.append(t)
             else:
                 kind, says, differs, fn = match or ("unknown", None, None, None)
-                text = _unknown_step(q, p, st, t, scale) if says is None else _msg(says, _step_eq(q, t, p.T), differs)
+                text = (
+                    _unknown_step(q, p, st, t, scale) if says is None else _msg(says, _step_eq(q, t, p.T), str(differs))
+                )
                 current = (Finding(q, t, kind, text, steps=[t], alternatives=others), fn)
                 findings.append(current[0])
         nodes[f"{q}_{t}"] = Node("wrong", lay(st), lay(true[t]), rel, current[0].kind)
@@ -478,7 +485,7 @@ def _sum_unknown(q: str, p: Truth, s: np.ndarray, correct: np.ndarray, scale: fl
     if q == "h0":
         terms = "there is one term, U^T diag(1 − h_1²) ∇h_1"
     else:
-        per = sum_terms(q, p, p.true)[(slice(None), *idx)]
+        per = sum_terms(q, p, p.true)[(slice(None),) + tuple(idx)]
         terms = ", ".join(f"t={t}: {num(v, 6)}" for t, v in enumerate(per, start=1))
         terms = f"the per-step terms there that would have been right: {terms} (sum {num(per.sum(), 6)})"
     return _msg(
@@ -489,7 +496,9 @@ def _sum_unknown(q: str, p: Truth, s: np.ndarray, correct: np.ndarray, scale: fl
     )
 
 
-def _sum_matches(q: str, p: Truth, s: np.ndarray, own: Ctx | None, extra: list[Ctx], adapt: Callable, scale: float):
+def _sum_matches(
+    q: str, p: Truth, s: np.ndarray, own: Ctx | None, extra: list[Ctx], adapt: Callable, scale: float
+) -> Iterator[tuple[str, str, str]]:
     """Every mistake whose value is the student's ∇q: (kind, says, differs), catalogue order."""
     correct = adapt(sum_value(q, p, p.true))
     ctxs = [p.true] + ([own] if own is not None else [])
@@ -505,13 +514,13 @@ def _sum_matches(q: str, p: Truth, s: np.ndarray, own: Ctx | None, extra: list[C
     for c in extra:
         if close(s, adapt(sum_value(q, p, c)), scale):
             says = f"{CORRECT[q]}, with ∇h_t from the recursion {c.says} (∇h_t is not returned: your ∇{q} implies it)"
-            yield c.kind, says, c.differs
+            yield str(c.kind), says, c.differs
     found = _generic(p, s, [adapt(sum_value(q, p, c)) for c in ctxs], scale, transposed=True)
     if found is not None:
         yield found[0], f"∇{q} = {found[1]}", found[2]
 
 
-def _judge_sum(q: str, p: Truth, s: np.ndarray | None, own: Ctx | None, extra: list[Ctx], nodes: dict):
+def _judge_sum(q: str, p: Truth, s: np.ndarray | None, own: Ctx | None, extra: list[Ctx], nodes: dict) -> list[Finding]:
     """∇W, ∇U, ∇V, ∇b, ∇c or ∇h_0: right, right given the student's own ∇h_t (follows), or which mistake."""
     name = "h_0" if q == "h0" else q
     true = sum_value(q, p, p.true)

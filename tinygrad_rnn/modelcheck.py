@@ -189,7 +189,7 @@ def _judge(name: str, model: Any, loss: Tensor, value: Any) -> ModelResult:
     keys = [k for k in trace.steps if k not in ("x", "yhat", "L")]
     arrays, findings = read(value, (*params, *keys))
     given: dict[int, np.ndarray] = {}
-    checked: list[tuple[str, int | None, Tensor, np.ndarray]] = []  # (quantity, t, node, student's value)
+    checked: list[tuple[str, int, Tensor, np.ndarray]] = []  # (quantity, t, node, student's value)
     for q in keys:
         if q in arrays:
             per, f = _steps(q, arrays[q], trace.steps[q])
@@ -250,7 +250,9 @@ def _judge_node(q: str, t: int, s: np.ndarray, true: np.ndarray, reached: np.nda
     )
 
 
-def _judge_param(q: str, s: np.ndarray, true: np.ndarray, reached: Any, terms: dict[int, np.ndarray]):
+def _judge_param(
+    q: str, s: np.ndarray, true: np.ndarray, reached: Any, terms: dict[int, np.ndarray]
+) -> tuple[str, Finding | None]:
     """(status, finding or None) of one parameter's gradient; "follows": right given the student's own steps."""
     scale = _scale(true)
     if s.shape != true.shape:
