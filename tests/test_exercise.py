@@ -506,8 +506,9 @@ def _write(tmp_path, text, name="mine.py"):
 def test_load_function_finds_the_function_and_explains_every_bad_spec(tmp_path):
     good = _write(
         tmp_path,
-        "import helper\n\ndef bptt(*a, **k):\n    return helper.VALUE\n\n"
-        "class S:\n    f = staticmethod(bptt)\n\nX = 3\n",
+        "from __future__ import annotations\nfrom dataclasses import dataclass\nimport helper\n\n"
+        "def bptt(*a, **k):\n    return helper.VALUE\n\n@dataclass\nclass S:\n    x: int = 0\n"
+        "    f = staticmethod(bptt)\n\nX = 3\n",
     )
     _write(tmp_path, "VALUE = {}\n", "helper.py")  # a sibling module: the file's folder is on sys.path
     assert load_function(f"{good}:bptt")() == {} and callable(load_function(f"{good}:S.f"))

@@ -399,9 +399,11 @@ def load_function(spec: str) -> Callable:
     module = importlib.util.module_from_spec(loader)
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)
+    sys.modules[loader.name] = module  # registered, as an import would: dataclasses and pickle look it up
     try:
         loader.loader.exec_module(module)
     except (Exception, SystemExit) as e:
+        del sys.modules[loader.name]
         raise FunctionSpecError(f"{path}: importing it failed: {type(e).__name__}: {e}{where(e)}") from None
     finally:
         sys.path.remove(folder)
