@@ -18,7 +18,8 @@ from tinygrad_rnn.tensor import (
 # of the engine alone may not have.
 _LAZY = (
     "rnn", "lstm", "lecture", "draw", "strategies", "optim", "data", "train", "forecast", "dynamics", "module",
-    "inputs", "report", "annotations", "models", "demo", "fmt", "torch_bridge",
+    "inputs", "report", "annotations", "models", "demo", "fmt", "torch_bridge", "exercise", "layout", "dot",
+    "checkpoint",
 )  # fmt: skip
 
 

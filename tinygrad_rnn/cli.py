@@ -107,6 +107,11 @@ def _add_lecture_commands(sub: Any) -> None:
     check.add_argument("--hidden", type=_size, default=4, metavar="H", help="hidden size H (default 4)")
     check.add_argument("--classes", type=_size, default=3, metavar="K", help="classes K (default 3)")
     check.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
+    check.add_argument(
+        "--mine", default=None, metavar="FILE.py:FUNCTION",
+        help="check your own BPTT: a function with the signature of lecture.bptt_gradients (exit 0 correct, 1 not)",
+    )  # fmt: skip
+    check.add_argument("--draw", default=None, metavar="OUT.png", help="with --mine: the graph coloured by your error")
     check.set_defaults(func=_run_check)
     demo = sub.add_parser(
         "demo",
@@ -122,6 +127,13 @@ def _add_lecture_commands(sub: Any) -> None:
 
 def _run_check(args: argparse.Namespace) -> int:
     from tinygrad_rnn.demo import check
+
+    if args.draw is not None and args.mine is None:
+        return _fail("check", "--draw goes with --mine (the graph coloured by your own BPTT's error)")
+    if args.mine is not None:
+        from tinygrad_rnn.exercise import run_check_mine
+
+        return run_check_mine(args.mine, draw=args.draw, seed=args.seed)
 
     try:
         report = check(args.steps, args.input, args.hidden, args.classes, seed=args.seed, batch=args.batch)
