@@ -16,7 +16,7 @@ __all__ = ["MODELS", "make_model", "load_model"]
 
 MODELS: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 _BY_CLASS = {cls.__name__: cls for cls in MODELS.values()}
-_TRANSFORMS = {"Vocabulary": data.Vocabulary, "Standardizer": data.Standardizer}
+_TRANSFORMS: dict[str, Any] = {"Vocabulary": data.Vocabulary, "Standardizer": data.Standardizer}
 
 
 def make_model(kind: str, input_size: int, hidden_size: int, output_size: int, **options: Any) -> Recurrent:

@@ -141,9 +141,9 @@ def compare(rnn: RNN, xs: Any, ys: Any, h0: Any = None) -> Report:
     L, ad = _autodiff(rnn, xs, ys, h0)
     trace = rnn.last_trace()
     T = len(trace.h)
-    weights = [arrays[n] for n in PARAMS]
-    corrected = lecture.bptt_gradients(*weights, xs, ys, h0=h0, head=rnn.head)
-    printed = lecture.printed_gradients(*weights, xs, ys, h0=h0) if rnn.head == "softmax" else {}
+    W, U, V, b, c = (arrays[n] for n in PARAMS)
+    corrected = lecture.bptt_gradients(W, U, V, b, c, xs, ys, h0=h0, head=rnn.head)
+    printed = lecture.printed_gradients(W, U, V, b, c, xs, ys, h0=h0) if rnn.head == "softmax" else {}
     numeric = _finite_differences(rnn, xs, ys, h0, T, ad["h_1"].shape, ad["o_1"].shape)
     rnn.trace = trace  # the finite differences ran the model again: keep the autodiff graph as the trace
     floor = 1e-3 * max(1.0, abs(L.item()))
