@@ -129,6 +129,21 @@ def test_numpy_conversion_gives_the_values_and_tracks_no_gradient():
     assert topological_order(x * 2.0)[0] is x  # the graph is untouched by the conversion
 
 
+def test_membership_is_elementwise_as_in_numpy():
+    t = Tensor([1.0, 2.0])
+    assert 2.0 in t and 3.0 not in t and Tensor(1.0) in t
+
+
+def test_composed_sigmoid_and_tanh_at_infinity():
+    x = leaf([np.inf, -np.inf, 0.0])
+    for f, want in ((F.sigmoid, [1.0, 0.0, 0.5]), (F.tanh, [1.0, -1.0, 0.0])):
+        x.grad = None
+        y = f(x)
+        y.sum().backward()
+        np.testing.assert_array_equal(y.data, want)  # was NaN for sigmoid(∞): a constant factor 0 times ∞
+        np.testing.assert_array_equal(x.grad[:2], [0.0, 0.0])
+
+
 def test_len_and_iteration_of_a_zero_d_tensor_are_type_errors():
     with pytest.raises(TypeError, match="len: a 0-d tensor has no length"):
         len(Tensor(1.0))

@@ -8,13 +8,13 @@ import tinygrad_rnn
 
 CORE = ("tensor.py", "ops.py", "functional.py")
 # The engine must stay readable in one sitting: at most this many non-blank lines in the three core files.
-# 700, +263 for the hardening issue: the primitives prod, power (tensor exponents) and where with their derivatives
+# 700, +266 for the hardening issue: the primitives prod, power (tensor exponents) and where with their derivatives
 # (+55); min, squeeze, unsqueeze/expand_dims, flatten, permute (+22); comparisons, bool/float/int/array conversions,
-# len/iter (+35); per-thread grad/scope/composite/anomaly state (+4); pickling and deep-copying graphs of any depth
+# len/iter/in (+37); per-thread grad/scope/composite/anomaly state (+4); pickling and deep-copying graphs of any depth
 # (+33); the engine's checks of a backward's tuple and gradient shapes, and 0-d gradients made arrays (+20); argument
 # checks whose errors name the op (axis, keepdims, exponent, inputs of stack/concatenate/apply) (+55); one set of
-# target rules and array inputs in functional (+24); __all__ and type hints (+15).
-CORE_LINE_BUDGET = 963
+# target rules, array inputs and sigmoid(±∞) in functional (+25); __all__ and type hints (+15).
+CORE_LINE_BUDGET = 966
 
 
 def test_core_line_budget():

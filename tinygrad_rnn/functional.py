@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
-from tinygrad_rnn.tensor import Tensor, _axis, _lift, apply, composite
+from tinygrad_rnn.tensor import Tensor, _axis, _lift, apply, composite, where
 
 __all__ = ["softmax", "log_softmax", "tanh", "sigmoid", "cross_entropy", "cross_entropy_probs"]
 __all__ += ["softmax_cross_entropy", "mse_loss"]
@@ -56,14 +56,15 @@ def tanh(x: Any) -> Tensor:
 
 
 def sigmoid(x: Any) -> Tensor:
-    """σ(x) = exp(min(x, 0)) / (1 + exp(−|x|)), written with constants c₁ = (1 − s)/2, c₂ = −s, s = sign(x).
+    """σ(x) = exp(min(x, 0)) / (1 + exp(−|x|)), min(x, 0) = where(x < 0, x, 0), −|x| = −s·x, s = sign(x) a constant.
 
-    Equal to 1/(1 + e⁻ˣ) for every x, but neither exp can overflow and nothing cancels for large negative x.
+    Equal to 1/(1 + e⁻ˣ) for every x, but neither exp can overflow, nothing cancels for large negative x, and x = ±∞
+    gives 1 and 0 (a constant factor 0 for min(x, 0) would make ∞·0 = NaN).
     """
     x = _lift(x, fn="sigmoid")
     with composite("sigmoid"):
-        s = np.where(x.data >= 0, 1.0, -1.0).astype(x.dtype)
-        return (x * Tensor((1.0 - s) / 2.0)).exp() / (1.0 + (x * Tensor(-s)).exp())
+        negative = x.data < 0
+        return where(negative, x, 0.0).exp() / (1.0 + (x * Tensor(np.where(negative, 1.0, -1.0).astype(x.dtype))).exp())
 
 
 def _target(target: Any, shape: tuple, fn: str) -> tuple[np.ndarray, bool]:

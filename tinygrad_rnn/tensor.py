@@ -164,6 +164,9 @@ class Tensor:
     def __iter__(self) -> Iterator[Tensor]:
         return (self[i] for i in range(len(self)))
 
+    def __contains__(self, value: Any) -> bool:  # `v in t` as numpy: some element equals v
+        return bool(np.any(self.data == (value.data if isinstance(value, Tensor) else value)))
+
     def __repr__(self) -> str:
         made = f", op={self.op}" if self.op else ""
         name = f"{self.name!r}, " if self.name else ""
