@@ -161,9 +161,12 @@ def test_backward_returning_a_bare_array_is_a_type_error_naming_op_shapes_scope(
     x = leaf([1.0, 2.0, 3.0])
     with scope("t=2"):
         y = apply(BareArray, x)
-    with pytest.raises(TypeError, match=r"backward of bare_array at t=2 must return a tuple .* \(3,\); got ndarray"):
+    with pytest.raises(
+        TypeError,
+        match=r"backward of bare_array at t=2 must return a tuple, one gradient per input \(\(3,\)\): ndarray \(3,\)",
+    ):
         y.sum().backward()
-    with pytest.raises(TypeError, match=r"backward of too_many must return a tuple .* 1 for inputs .*a tuple of 2"):
+    with pytest.raises(TypeError, match=r"backward of too_many must return a tuple, .*: a tuple of 2"):
         apply(TooMany, x).sum().backward()
 
 

@@ -122,7 +122,7 @@ def load_text(name: str = "coriolanus") -> str:
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"load_text: name must be the name of a shipped text such as 'coriolanus', got {name!r}")
     try:
-        return resources.files("tinygrad_rnn").joinpath("datasets", f"{name}.txt").read_text(encoding="utf-8")
+        return resources.files("tinygrad_rnn").joinpath("datasets").joinpath(f"{name}.txt").read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValueError(f"load_text: no shipped text named {name!r} (have: 'coriolanus')") from None
 
@@ -130,7 +130,7 @@ def load_text(name: str = "coriolanus") -> str:
 # ----------------------------------------------------------------------------------------------------- series
 def load_sunspots() -> tuple[np.ndarray, np.ndarray]:
     """(years, yearly mean sunspot number), 1700–2008, 309 values (NOAA NGDC via statsmodels; public domain)."""
-    raw = resources.files("tinygrad_rnn").joinpath("datasets", "sunspots.csv").read_text(encoding="utf-8")
+    raw = resources.files("tinygrad_rnn").joinpath("datasets").joinpath("sunspots.csv").read_text(encoding="utf-8")
     rows = [line.split(",") for line in raw.strip().splitlines()[1:]]
     years = np.array([int(float(r[0])) for r in rows], dtype=np.int64)
     values = np.array([float(r[1]) for r in rows], dtype=np.float64)

@@ -53,8 +53,8 @@ def _differences(f: Callable, x: Any, eps: float, fn: str, scalar: bool) -> tupl
             target[j] = orig - eps
             minus = _values(f(arg), fn, scalar)
             target[j] = orig
-            jac[(..., *j)] = (plus - minus) / (2 * eps)
-            noise[(..., *j)] = _ROUNDING * (np.abs(plus) + np.abs(minus)) / (2 * eps)
+            jac[(Ellipsis,) + j] = (plus - minus) / (2 * eps)
+            noise[(Ellipsis,) + j] = _ROUNDING * (np.abs(plus) + np.abs(minus)) / (2 * eps)
     return jac, noise
 
 
@@ -141,7 +141,9 @@ def gradcheck(
     return True
 
 
-def _compare(label: str, shape: tuple, out_shape: tuple, engine, numeric, rtol: float, atol: float, rounding) -> None:
+def _compare(
+    label: str, shape: tuple, out_shape: tuple, engine: Any, numeric: Any, rtol: float, atol: float, rounding: Any
+) -> None:
     excess = np.abs(engine - numeric) - (atol + rounding + rtol * np.abs(numeric))
     if np.all(excess <= 0):  # False at NaN
         return

@@ -487,7 +487,7 @@ class Concatenate(Function):
 
     def backward(self, g: np.ndarray) -> Grads:
         before = (slice(None),) * (self.axis % g.ndim)  # whole along the axes before `axis`
-        return tuple(g[(*before, slice(i, j))] for i, j in zip(self.edges, self.edges[1:]))
+        return tuple(g[before + (slice(i, j),)] for i, j in zip(self.edges, self.edges[1:]))
 
 
 # ---- fused --------------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Grad mode, scope, composite and anomaly checking are settings of the calling thr
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -113,21 +114,20 @@ class Tensor:
                  "__weakref__")  # fmt: skip
     __array_ufunc__ = None  # ndarray ∘ Tensor defers to Tensor's reflected operators
     grad: np.ndarray | None
+    op: str | None
     parents: tuple[Tensor, ...]
     _src: weakref.ref[Tensor] | None
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None):
         if not isinstance(requires_grad, (bool, np.bool_)):
             raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"Tensor: name must be a str or None, got {type(name).__name__}")
         self.data = _as_array(data)
         self.grad, self.requires_grad, self.name = None, bool(requires_grad), name
         self.op, self.parents, self._fn, self._src = None, (), None, None
         self.scope, self.composite = _state.scope, _state.composite
 
     @classmethod
-    def _node(cls, data, fn, parents, requires_grad, op=None) -> Tensor:
+    def _node(cls, data: Any, fn: Any, parents: tuple, requires_grad: bool, op: str | None = None) -> Tensor:
         t = cls.__new__(cls)
         t.data, t.grad, t.requires_grad, t.name, t._src = data, None, requires_grad, None, None
         t.op, t.parents, t._fn = (fn.name if fn is not None else op), parents, fn
@@ -321,10 +321,7 @@ class Tensor:
 
 
 _FIELDS = ("data", "grad", "requires_grad", "name", "op", "scope", "composite")
-
-
-def _fields(t: Tensor) -> tuple:
-    return tuple(getattr(t, f) for f in _FIELDS)
+_fields = operator.attrgetter(*_FIELDS)  # a node's fields as a tuple
 
 
 def _rebuild(cls: type[Tensor], fields: tuple, fn: Any = None, parents: tuple = ()) -> Tensor:
@@ -347,7 +344,11 @@ def _propagate(node: Tensor, fn: Any, check: bool, owned: set) -> None:
     """The chain rule at one node: hand ∂L/∂node · ∂node/∂parent to every parent that requires grad."""
     grads = fn.backward(node.grad)
     if type(grads) is not tuple or len(grads) != len(node.parents):
-        raise _bad_backward(node, grads)
+        got = f"a tuple of {len(grads)}" if type(grads) is tuple else f"{type(grads).__name__} {np.shape(grads)}"
+        shapes = ", ".join(str(p.shape) for p in node.parents)
+        raise TypeError(
+            f"backward of {fn.name}{_at(node)} must return a tuple, one gradient per input ({shapes}): {got}"
+        )
     for parent, g in zip(node.parents, grads):
         if g is None or not parent.requires_grad:
             continue
@@ -371,15 +372,6 @@ def _fit(g: np.ndarray, parent: Tensor, node: Tensor) -> np.ndarray:
             f"(output shape {node.shape}) does not sum back to the input's shape"
         )
     return g
-
-
-def _bad_backward(node: Tensor, grads: Any) -> TypeError:
-    shapes = ", ".join(str(p.shape) for p in node.parents)
-    got = f"a tuple of {len(grads)}" if type(grads) is tuple else f"{type(grads).__name__} {np.shape(grads)}"
-    return TypeError(
-        f"backward of {node.op}{_at(node)} must return a tuple with one gradient (or None) per input, "
-        f"{len(node.parents)} for inputs of shapes {shapes}; got {got}"
-    )
 
 
 def _at(node: Tensor) -> str:
