@@ -70,8 +70,8 @@ def sigmoid(x: Any) -> Tensor:
 def _target(target: Any, shape: tuple, fn: str) -> tuple[np.ndarray, bool]:
     """(array, is_index): class indices of shape shape[:-1], or one-hot/probability rows of shape `shape`.
 
-    The rules of the models' targets (lecture.validate_sequences): indices are whole numbers in 0..K−1 (integers, or
-    floats without a fraction); rows (boolean, integer or float) are ≥ 0 and sum to 1, or ∇_o L = ŷ − y fails.
+    The rules the models apply to their targets ys: indices are whole numbers in 0..K−1 (integers, or floats without a
+    fraction); rows (boolean, integer or float) are ≥ 0 and sum to 1 (to √ε of their dtype), or ∇_o L = ŷ − y fails.
     """
     if not shape or shape[-1] == 0:
         raise ValueError(f"{fn}: the scores need a last axis of K ≥ 1 classes, got shape {shape}")
