@@ -92,7 +92,8 @@ def _target(target: Any, shape: tuple, fn: str) -> tuple[np.ndarray, bool]:
     if y.shape == shape[:-1]:  # class indices
         if y.dtype.kind == "b":
             raise TypeError(f"{fn}: class indices must be whole numbers, got booleans (target shape {y.shape})")
-        _refuse(fn, y, ~np.isfinite(y) | (y != np.round(y)), "class index {v}{at_} is not a whole number")
+        if y.dtype.kind == "f":
+            _refuse(fn, y, ~np.isfinite(y) | (y != np.round(y)), "class index {v}{at_} is not a whole number")
         _refuse(fn, y, (y < 0) | (y >= shape[-1]), f"class index {{v:g}}{{at_}} is outside 0..{shape[-1] - 1}")
         return y.astype(np.intp), True
     raise ValueError(

@@ -450,12 +450,11 @@ def _axis(t: Tensor, axis: Any, op: str, nonempty: bool = False, ndim: int | Non
             raise ValueError(f"{op}{_where()}: the {op} of an empty tensor (shape {t.shape}) is undefined")
         return None
     axes, n = (tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)), t.ndim if ndim is None else ndim
-    for ax in axes:
-        if isinstance(ax, (bool, np.bool_)) or not isinstance(ax, (int, np.integer)):
-            raise TypeError(f"{op}{_where()}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -n <= ax < n:
-            raise ValueError(f"{op}{_where()}: axis {ax} is out of range for shape {t.shape}")
-    if len({int(ax) % n for ax in axes}) < len(axes):
+    if any(isinstance(ax, (bool, np.bool_)) or not isinstance(ax, (int, np.integer)) for ax in axes):
+        raise TypeError(f"{op}{_where()}: axis must be an int or a tuple of ints, got {axis!r}")
+    if not all(-n <= ax < n for ax in axes):
+        raise ValueError(f"{op}{_where()}: axis {axis!r} is out of range for shape {t.shape}")
+    if len(axes) > 1 and len({int(ax) % n for ax in axes}) < len(axes):
         raise ValueError(f"{op}{_where()}: axis {axis!r} names an axis twice (shape {t.shape})")
     if nonempty and any(t.shape[ax] == 0 for ax in axes):
         raise ValueError(f"{op}{_where()}: the {op} over an empty axis is undefined (shape {t.shape}, axis {axis!r})")
