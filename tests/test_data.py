@@ -91,7 +91,7 @@ def test_mackey_glass_is_the_chaotic_attractor_and_converges_in_dt():
 def test_mackey_glass_rejects_bad_steps():
     with pytest.raises(ValueError, match="tau/dt must be a whole number"):
         data.mackey_glass(10, dt=0.3)
-    with pytest.raises(ValueError, match="mackey_glass: n must be ≥ 1"):
+    with pytest.raises(ValueError, match="mackey_glass: n must be an int ≥ 1"):
         data.mackey_glass(0)
 
 

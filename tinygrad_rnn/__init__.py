@@ -12,6 +12,7 @@ from tinygrad_rnn.tensor import (
     scope,
     stack,
     topological_order,
+    where,
 )
 
 # Loaded on first use (`tinygrad_rnn.rnn`, ...): strategies needs hypothesis and draw needs graphviz, which a user
@@ -51,5 +52,6 @@ __all__ = [
     "scope",
     "stack",
     "topological_order",
+    "where",
 ]
 __version__ = "0.1.0"
