@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn._checks import real, whole
+from tinygrad_rnn.inputs import real, whole_number
 
 __all__ = [
     "Vocabulary",
@@ -155,11 +155,11 @@ def sine(
     seed: int | np.random.Generator | None = 0,
 ) -> np.ndarray:
     """y_t = A sin(2π t / period + φ) + σ ε_t,  t = 0..n−1,  ε_t ~ N(0, 1) drawn from default_rng(seed)."""
-    n = whole("sine", "n", n)
+    n = whole_number(n, "n", "sine")
     period, phase = real("sine", "period", period, low=0), real("sine", "phase", phase)
     amplitude, noise = real("sine", "amplitude", amplitude), real("sine", "noise", noise, low=0, strict=False)
     if not (seed is None or isinstance(seed, np.random.Generator)):
-        whole("sine", "seed", seed, low=0)
+        whole_number(seed, "seed", "sine", minimum=0)
     t = _allocate("sine", n, lambda: np.arange(n, dtype=np.float64))
     y = amplitude * np.sin(2 * np.pi * t / period + phase)
     if noise:
@@ -194,7 +194,7 @@ def mackey_glass(
     value needed at the half step, x(t + dt/2 − τ), is the mean of the two neighbouring stored values (linear
     interpolation). The first `discard` = 500 time units (the transient) are dropped. Deterministic: no randomness.
     """
-    n = whole("mackey_glass", "n", n)
+    n = whole_number(n, "n", "mackey_glass")
     tau, dt, sample_every = (
         real("mackey_glass", k, v, low=0) for k, v in (("tau", tau), ("dt", dt), ("sample_every", sample_every))
     )
@@ -255,7 +255,7 @@ def sliding_windows(series: Any, window: int, horizon: int = 1, stride: int = 1)
     """
     y = check_series(series, "sliding_windows")
     window, horizon, stride = (
-        whole("sliding_windows", k, v) for k, v in (("window", window), ("horizon", horizon), ("stride", stride))
+        whole_number(v, k, "sliding_windows") for k, v in (("window", window), ("horizon", horizon), ("stride", stride))
     )
     T = len(y)
     if window + horizon > T:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn._checks import function, real, whole
+from tinygrad_rnn.inputs import function, real, whole_number
 from tinygrad_rnn.tensor import Tensor, no_grad
 
 __all__ = ["numerical_grad", "numerical_jacobian", "gradcheck", "jacobian"]
@@ -116,7 +116,7 @@ def gradcheck(
     (plus the rounding term), so a sum whose terms cancel cannot fail a correct gradient.
     """
     function("gradcheck", "f", f)
-    eps, seed = real("gradcheck", "eps", eps, low=0), whole("gradcheck", "seed", seed, low=0)
+    eps, seed = real("gradcheck", "eps", eps, low=0), whole_number(seed, "seed", "gradcheck", minimum=0)
     rtol, atol = (real("gradcheck", k, v, low=0, strict=False) for k, v in (("rtol", rtol), ("atol", atol)))
     for i, x in enumerate(inputs):
         if not isinstance(x, Tensor):

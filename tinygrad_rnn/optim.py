@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn._checks import real
+from tinygrad_rnn.inputs import real
 from tinygrad_rnn.tensor import Tensor, composite
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adam", "clip_grad_norm", "clip_grad_value", "l1_penalty", "l2_penalty"]
