@@ -454,7 +454,7 @@ def _axis(t: Tensor, axis: Any, op: str, nonempty: bool = False, ndim: int | Non
         return None
     axes, n = (tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)), t.ndim if ndim is None else ndim
     if any(isinstance(ax, (bool, np.bool_)) or not isinstance(ax, (int, np.integer)) for ax in axes):
-        raise TypeError(f"{op}{_where()}: axis must be an int or a tuple of ints, got {axis!r}")
+        raise TypeError(f"{op}{_where()}: axis must be a whole number or a tuple of whole numbers, got {axis!r}")
     if not all(-n <= ax < n for ax in axes):
         raise ValueError(f"{op}{_where()}: axis {axis!r} is out of range for shape {t.shape}")
     if len(axes) > 1 and len({int(ax) % n for ax in axes}) < len(axes):
