@@ -123,7 +123,10 @@ def _parents(t: Tensor) -> tuple[Tensor, ...]:
 
 
 def _visits(root: Tensor, place: Mapping[int, int]) -> list[int]:
-    """The places of the ops in the order backward visits them (step k visits visits[k − 1])."""
+    """The places of the ops in the order backward visits them (step k visits visits[k − 1]); none when nothing
+    needs a gradient (backward would refuse to run)."""
+    if not root.requires_grad:
+        return []
     return [place[id(t)] for t in reversed(topological_order(root, grad_only=True)) if t.op is not None]
 
 
