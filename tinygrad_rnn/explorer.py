@@ -65,7 +65,7 @@ def _rules() -> dict[str, tuple[str, ...]]:
     for cls in vars(ops).values():
         if isinstance(cls, type) and issubclass(cls, ops.Function) and cls is not ops.Function and cls.__doc__:
             first = cls.__doc__.strip().splitlines()[0]
-            table[cls.name] = tuple(p.strip() for p in re.split(r"\s{3,}", first) if p.strip())
+            table[cls.name] = tuple(" ".join(p.split()) for p in re.split(r"\s{3,}", first) if p.strip())
     return table
 
 
@@ -272,7 +272,9 @@ def page_data(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The page's JSON data and the SVG of each drawing (by variant name). `style` is the drawing's; `start` the
     toggles' starting state (values, grads, heatmap, check)."""
-    drawing = replace(style, values=True, grads=True, order=True, heatmap=None, backward_step=None)
+    # the drawing shows every number (the toggles hide them), no colouring (the page paints it) and no title (the
+    # page's header has it)
+    drawing = replace(style, values=True, grads=True, order=True, heatmap=None, backward_step=None, title=None)
     variants, svgs, lay = {}, {}, None
     for name, label, st in _variants(root, drawing):
         lay_v = layout_of(root, st)

@@ -19,7 +19,7 @@ from tinygrad_rnn.explorer import explore
 from tinygrad_rnn.fmt import array_text
 from tinygrad_rnn.report import Report, compare
 
-__all__ = ["FORMULAS", "formula", "lecture_annotations", "explore_problem", "explore_demo"]
+__all__ = ["FORMULAS", "HEADINGS", "formula", "lecture_annotations", "explore_problem", "explore_demo"]
 
 # Section 2.4 by quantity, corrected and as printed; {t} is the step, {u} = t + 1, {s} = t − 1; None: not given.
 # (The printed equations swap W and U against the forward equation; ∇b and ∇c are not printed at all.)
@@ -45,6 +45,9 @@ FORMULAS: dict[str, dict[str, str | None]] = {
         "o": "∇_{{o_{t}}}L = ŷ_{t} − y_{t}",
     },
 }
+
+
+HEADINGS = {"corrected": "section 2.4 corrected vs autodiff", "printed": "section 2.4 as printed vs autodiff"}
 
 
 def formula(quantity: str, reading: str, steps: int) -> str | None:
@@ -74,10 +77,10 @@ def lecture_annotations(report: Report) -> dict[str, Annotations]:
             note = base.nodes[r.quantity]
             text = formula(r.quantity, reading, report.sizes["T"]) or "not in the lecture"
             value = r.corrected if reading == "corrected" else r.as_printed
-            gives = () if value is None else ((f"the formula gives {array_text(value, 8)}", "#495057"),)
-            rows = ((f"{text}   (lecture 2.4)", "#212529"), *note.rows, *gives)
+            gives = () if value is None else ((f"the formula gives {array_text(value, 12)}", "#495057"),)
+            rows = ((text, "#212529"), *note.rows, *gives)
             nodes[r.quantity] = Annotation(rows, note.fill, note.status)
-        out[reading] = Annotations(nodes, base.legend, base.heading)
+        out[reading] = Annotations(nodes, base.legend, HEADINGS[reading])
     return out
 
 

@@ -381,7 +381,8 @@
   }
 
   function showInfo() {
-    const id = S.hover || S.pinned || (S.step > 0 ? V.data.current[S.step - 1][0] : null);
+    const current = S.step > 0 ? V.data.current[S.step - 1] : [];
+    const id = S.hover || S.pinned || current[current.length - 1] || null; // the value box of the op, if it has one
     const box = id ? V.data.boxes[id] : null;
     if (!box || box.t === null) {
       info.replaceChildren(help());
