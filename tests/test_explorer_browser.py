@@ -191,7 +191,9 @@ def _flat(a: np.ndarray) -> np.ndarray:
 def test_the_page_opens_offline_and_draws_every_node_with_its_contract(browser, lecture):
     path, _, lay = lecture
     browser.open(path)
-    nodes = browser.js("return [...document.querySelectorAll('#graph g.node')].map(g => [g.dataset.node, g.dataset.name])")
+    nodes = browser.js(
+        "return [...document.querySelectorAll('#graph g.node')].map(g => [g.dataset.node, g.dataset.name])"
+    )
     assert sorted(n for n, _ in nodes) == sorted(lay.boxes)
     assert all(name is not None for _, name in nodes)
     assert browser.step() == 0 and browser.reached() == set()
@@ -287,14 +289,18 @@ def test_nodes_not_reached_yet_show_no_gradient(browser, lecture):
 def test_the_toggles(browser, lecture):
     path, loss, lay = lecture
     browser.open(path)
-    visible = "return [...document.querySelectorAll(arguments[0])].filter(e => getComputedStyle(e).display != 'none').length"
+    visible = (
+        "return [...document.querySelectorAll(arguments[0])].filter(e => getComputedStyle(e).display != 'none').length"
+    )
     browser.click("#step-last")
     assert browser.js(visible, "text.v") > 0 and browser.js(visible, "text.g") > 0
     browser.click("#show-values")
     browser.click("#show-grads")
     assert browser.js(visible, "text.v") == 0 and browser.js(visible, "text.g") == 0
     browser.click("#show-heat")
-    fills = browser.js("return [...document.querySelectorAll('g.node.reached .outline')].map(o => o.getAttribute('fill'))")
+    fills = browser.js(
+        "return [...document.querySelectorAll('g.node.reached .outline')].map(o => o.getAttribute('fill'))"
+    )
     assert fills and set(fills) <= set(HEAT)
     from selenium.webdriver.support.select import Select
 
