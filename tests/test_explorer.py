@@ -92,6 +92,9 @@ def test_the_page_is_one_file_that_fetches_nothing(t3):
     assert urls <= SVG_NAMESPACES, urls - SVG_NAMESPACES
     assert "@import" not in page.text and "url(" not in page.text
     assert "<?xml" not in page.text and "<!DOCTYPE svg" not in page.text
+    assert not re.findall(r"\{\{[A-Z]+\}\}", page.text)  # every part of the template was filled in
+    template = (ROOT / "tinygrad_rnn" / "static" / "explorer.html").read_text()
+    assert sorted(re.findall(r"\{\{([A-Z]+)\}\}", template)) == ["CSS", "DATA", "DRAWINGS", "JS", "TITLE", "TITLE"]
 
 
 def test_every_drawn_node_carries_the_contract_attributes(t3):

@@ -44,7 +44,7 @@ from tinygrad_rnn.dot import HEAT, Style, heat_scale, make_style, write
 from tinygrad_rnn.draw import layout_of
 from tinygrad_rnn.explorer_svg import edge_key, mark_svg, svg_of
 from tinygrad_rnn.fmt import norm
-from tinygrad_rnn.layout import Box, Layout, name_text
+from tinygrad_rnn.layout import Box, Graph, Layout, name_text
 from tinygrad_rnn.tensor import Tensor, topological_order
 
 __all__ = ["explore", "page", "page_data", "derivative_rule", "MAX_STORED"]
@@ -130,10 +130,10 @@ def _visits(root: Tensor, place: Mapping[int, int]) -> list[int]:
     return [place[id(t)] for t in reversed(topological_order(root, grad_only=True)) if t.op is not None]
 
 
-def _reach(lay: Layout, visit: Mapping[int, int]) -> list[int | None]:
+def _reach(graph: Graph, visit: Mapping[int, int]) -> list[int | None]:
     """The step at which each node's gradient is complete: an op's own visit; a leaf's, the last visit of an op
     using it; None for a node backward never reaches (no gradient)."""
-    graph, out = lay.graph, cast("list[int | None]", [])
+    out = cast("list[int | None]", [])
     for i, t in enumerate(graph.tensors):
         if not t.requires_grad or t.grad is None:
             out.append(None)
@@ -146,16 +146,16 @@ def _reach(lay: Layout, visit: Mapping[int, int]) -> list[int | None]:
     return out
 
 
-def _tensor(lay: Layout, i: int, reach: int | None, visit: int | None, numbers: dict) -> dict[str, Any]:
+def _tensor(graph: Graph, i: int, reach: int | None, visit: int | None, numbers: dict) -> dict[str, Any]:
     """One node for the panel; `numbers` renumbers composite calls 1, 2, … by first appearance, as the drawing does."""
-    t = lay.graph.tensors[i]
+    t = graph.tensors[i]
     entry = {
         "name": name_text(t.name),
         "op": t.op or "",
         "shape": list(t.shape),
         "dtype": str(t.dtype),
         "scope": name_text(t.scope),
-        "parents": [lay.graph.at(p) for p in _parents(t)],
+        "parents": [graph.at(p) for p in _parents(t)],
         "value": _array(t.data),
         "grad": _array(t.grad) if t.requires_grad else None,
         "needs": bool(t.requires_grad),
@@ -189,14 +189,13 @@ def _box(lay: Layout, box: Box) -> dict[str, Any]:
             "kind": box.kind,
             "title": box.title,
             "name": name_text(t.name) if named else "",
-            "t": place,
             "members": [lay.graph.at(m) for m in box.members if lay.graph.has(m) and m.op is not None],
             "detail": box.detail,
             "step": box.is_step,
             "noted": noted,
             "rule": rule,
         }
-    ) | {"t": place}
+    ) | {"t": place}  # None for the lost source of a detach(), which is no node of this graph
 
 
 def _steps(lay: Layout, order: list[int]) -> tuple[list[list[str]], list[list[str]]]:
@@ -244,18 +243,6 @@ def _named_annotations(annotations: Any) -> dict[str, Annotations]:
     )
 
 
-def _checks(lay: Layout, notes: dict[str, Annotations]) -> tuple[dict[str, Any], dict[str, dict[int, Any]]]:
-    """The annotation sets (heading, legend) and, by set, each node's annotation (rows, fill, status)."""
-    meta = {name: {"heading": a.heading, "legend": [list(e) for e in a.legend]} for name, a in notes.items()}
-    by_node: dict[str, dict[int, Any]] = {name: {} for name in notes}
-    for name, a in notes.items():
-        for i, t in enumerate(lay.graph.tensors):
-            note = a.of(t)
-            if note is not None:
-                by_node[name][i] = {"rows": [list(r) for r in note.rows], "fill": note.fill, "status": note.status}
-    return meta, by_node
-
-
 def _variants(root: Tensor, style: Style) -> list[tuple[str, str, Style]]:
     """(name, label, style) of each drawing: composites expanded, and collapsed (the style's own choice, else every
     composite in the graph); the first is the one the page opens on."""
@@ -267,6 +254,22 @@ def _variants(root: Tensor, style: Style) -> list[tuple[str, str, Style]]:
     return [collapsed, expanded] if style.collapse else [expanded, collapsed]
 
 
+def _tensors(graph: Graph, order: list[int], notes: Mapping[str, Annotations]) -> list[dict[str, Any]]:
+    """Every node for the panel, in topological order, with its visit, its reach and what each annotation set says."""
+    visit = {i: k for k, i in enumerate(order, start=1)}
+    reach = _reach(graph, visit)
+    calls = dict.fromkeys(c for t in graph.tensors for c in _calls(t))
+    numbers = {key: k for k, key in enumerate(calls, start=1)}
+    tensors = [_tensor(graph, i, reach[i], visit.get(i), numbers) for i in range(len(graph.tensors))]
+    for name, a in notes.items():
+        for i, t in enumerate(graph.tensors):
+            note = a.of(t)
+            if note is not None:
+                entry = {"rows": [list(r) for r in note.rows], "fill": note.fill, "status": note.status}
+                tensors[i].setdefault("checks", {})[name] = entry
+    return tensors
+
+
 def page_data(
     root: Tensor, style: Style, annotations: Mapping[str, Annotations], start: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -275,35 +278,25 @@ def page_data(
     # the drawing shows every number (the toggles hide them), no colouring (the page paints it) and no title (the
     # page's header has it)
     drawing = replace(style, values=True, grads=True, order=True, heatmap=None, backward_step=None, title=None)
-    variants, svgs, lay = {}, {}, None
-    for name, label, st in _variants(root, drawing):
-        lay_v = layout_of(root, st)
-        lay = lay or lay_v
-        order = _visits(root, lay_v.graph.place)
-        variants[name], svgs[name] = _variant(lay_v, st, order, label)
-    assert lay is not None
-    order = _visits(root, lay.graph.place)
-    visit = {i: k for k, i in enumerate(order, start=1)}
-    reach = _reach(lay, visit)
-    calls = dict.fromkeys(c for t in lay.graph.tensors for c in _calls(t))
-    numbers = {key: k for k, key in enumerate(calls, start=1)}
-    tensors = [_tensor(lay, i, reach[i], visit.get(i), numbers) for i in range(len(lay.graph.tensors))]
-    meta, by_node = _checks(lay, dict(annotations))
-    for name, notes in by_node.items():
-        for i, note in notes.items():
-            tensors[i].setdefault("checks", {})[name] = note
-    grads = [norm(t.grad) for t in lay.graph.tensors if t.grad is not None and t.requires_grad]
-    lo, hi = heat_scale(grads)
+    layouts = [(name, label, layout_of(root, st), st) for name, label, st in _variants(root, drawing)]
+    graph = layouts[0][2].graph  # every layout numbers the nodes alike: by their place in the topological order
+    order = _visits(root, graph.place)
+    variants, svgs = {}, {}
+    for name, label, lay, st in layouts:
+        variants[name], svgs[name] = _variant(lay, st, order, label)
+    lo, hi = heat_scale([norm(t.grad) for t in graph.tensors if t.grad is not None and t.requires_grad])
     data = {
         "title": style.title or "",
         "steps": len(order),
         "order": order,
-        "tensors": tensors,
+        "tensors": _tensors(graph, order, annotations),
         "variants": variants,
-        "variant": next(iter(variants)),
-        "checks": meta,
+        "variant": layouts[0][0],
+        "checks": {
+            name: {"heading": a.heading, "legend": [list(e) for e in a.legend]} for name, a in annotations.items()
+        },
         "heat": {"colours": list(HEAT), "lo": lo, "hi": hi},
-        "rules": {op: list(derivative_rule(op)) for op in dict.fromkeys(t.op for t in lay.graph.tensors) if op},
+        "rules": {op: list(derivative_rule(op)) for op in dict.fromkeys(t.op for t in graph.tensors) if op},
         "start": dict(start),
     }
     return data, svgs

@@ -19,8 +19,16 @@
   const info = $("info");
   const N = D.steps;
   const S = {
-    step: 0, variant: D.variant, values: D.start.values, grads: D.start.grads, heat: D.start.heatmap,
-    check: D.start.check, pinned: null, hover: null, timer: null, zoom: null,
+    step: 0,
+    variant: D.variant,
+    values: D.start.values,
+    grads: D.start.grads,
+    heat: D.start.heatmap,
+    check: D.start.check,
+    pinned: null,
+    hover: null,
+    timer: null,
+    zoom: null,
   };
   let V = null; // the drawing on screen
   const PLAY = $("step-play").querySelector("svg").cloneNode(true);
@@ -28,12 +36,30 @@
   PAUSE.querySelector("path").setAttribute("d", "M3 2h4v12H3zM9 2h4v12H9z");
 
   const KIND = {
-    param: "parameter", state: "initial state", input: "input / target", const: "constant", value: "value",
-    op: "op", group: "collapsed", loss: "loss", ghost: "detached source",
+    param: "parameter",
+    state: "initial state",
+    input: "input / target",
+    const: "constant",
+    value: "value",
+    op: "op",
+    group: "collapsed",
+    loss: "loss",
+    ghost: "detached source",
   };
   const SYMBOL = {
-    add: "+", sub: "−", mul: "×", div: "÷", neg: "−x", pow: "xᵖ", matmul: "@", sigmoid: "σ", abs: "|x|", sum: "Σ",
-    transpose: "ᵀ", getitem: "[ ]", concatenate: "concat",
+    add: "+",
+    sub: "−",
+    mul: "×",
+    div: "÷",
+    neg: "−x",
+    pow: "xᵖ",
+    matmul: "@",
+    sigmoid: "σ",
+    abs: "|x|",
+    sum: "Σ",
+    transpose: "ᵀ",
+    getitem: "[ ]",
+    concatenate: "concat",
   };
 
   // ---- small helpers ----------------------------------------------------------------------------------------------
@@ -100,7 +126,11 @@
 
   const symbol = (op) => SYMBOL[op] || op;
   const label = (t) => t.name || (t.op ? `(${symbol(t.op)})` : "leaf");
-  const scopeText = (s) => s.split("/").map((p) => p.replace("=", " = ")).join(" / ");
+  const scopeText = (s) =>
+    s
+      .split("/")
+      .map((p) => p.replace("=", " = "))
+      .join(" / ");
   const size = (shape) => shape.reduce((a, b) => a * b, 1);
   const shapeText = (shape) => (shape.length ? shape.join("×") : "scalar");
   const reached = (t, k) => t !== null && t.reach !== null && t.reach <= k;
@@ -324,7 +354,8 @@
     for (const [name, meta] of Object.entries(D.checks)) {
       const note = t.checks ? t.checks[name] : null;
       if (!note) continue;
-      const row = ([text, c], i) => el("div", { class: i === 0 ? "formula" : "", style: `color:${c}` }, i ? text : maths(text));
+      const row = ([text, c], i) =>
+        el("div", { class: i === 0 ? "formula" : "", style: `color:${c}` }, i ? text : maths(text));
       const status = note.status ? el("span", { class: "chip", style: `background:${note.fill}` }, note.status) : null;
       const box = el("div", { class: "note", style: `border-color:${note.fill || "#ced4da"}` }, ...note.rows.map(row));
       const after = reached(t, S.step) ? null : el("span", { class: "after" }, " (numbers after backward)");
@@ -371,13 +402,40 @@
 
   function help() {
     const k = (text) => el("kbd", {}, text);
-    return el("div", { class: "help" },
+    return el(
+      "div",
+      { class: "help" },
       el("h2", {}, "Backward pass explorer"),
-      el("p", {}, "Hover or click a node to see its value, its gradient, the local derivative backward applies, ",
-        "and what the lecture's formula says of it."),
-      el("p", {}, k("←"), " ", k("→"), " step, ", k("Home"), " ", k("End"), " jump, ", k("space"), " play / pause, ",
-        k("Esc"), " unpin, ", k("+"), " ", k("−"), " ", k("0"), " zoom."),
-      el("p", {}, `The backward pass visits ${N} ops, in the engine's order (the purple numbers on the ops).`));
+      el(
+        "p",
+        {},
+        "Hover or click a node to see its value, its gradient, the local derivative backward applies, ",
+        "and what the lecture's formula says of it.",
+      ),
+      el(
+        "p",
+        {},
+        k("←"),
+        " ",
+        k("→"),
+        " step, ",
+        k("Home"),
+        " ",
+        k("End"),
+        " jump, ",
+        k("space"),
+        " play / pause, ",
+        k("Esc"),
+        " unpin, ",
+        k("+"),
+        " ",
+        k("−"),
+        " ",
+        k("0"),
+        " zoom.",
+      ),
+      el("p", {}, `The backward pass visits ${N} ops, in the engine's order (the purple numbers on the ops).`),
+    );
   }
 
   function showInfo() {
@@ -421,7 +479,8 @@
     const meta = S.check ? D.checks[S.check] : null;
     if (meta) {
       parts.push(el("span", {}, `${meta.heading}:`));
-      for (const [c, text] of meta.legend) parts.push(el("span", {}, el("span", { class: "swatch", style: `background:${c}` }), text));
+      for (const [c, text] of meta.legend)
+        parts.push(el("span", {}, el("span", { class: "swatch", style: `background:${c}` }), text));
     }
     $("legend").replaceChildren(...parts);
   }
@@ -437,7 +496,11 @@
   function setUp() {
     $("step-slider").max = String(N);
     $("step-total").textContent = String(N);
-    const toggles = [["show-values", "values"], ["show-grads", "grads"], ["show-heat", "heat"]];
+    const toggles = [
+      ["show-values", "values"],
+      ["show-grads", "grads"],
+      ["show-heat", "heat"],
+    ];
     for (const [id, key] of toggles) {
       $(id).checked = Boolean(S[key]);
       $(id).addEventListener("change", (e) => {
@@ -458,7 +521,8 @@
       paint();
     });
     const variant = $("show-variant");
-    for (const [name, data] of Object.entries(D.variants)) variant.append(el("option", { value: name }, data.label.replace("composites ", "")));
+    for (const [name, data] of Object.entries(D.variants))
+      variant.append(el("option", { value: name }, data.label.replace("composites ", "")));
     variant.value = S.variant;
     $("variant-label").hidden = Object.keys(D.variants).length < 2;
     variant.addEventListener("change", (e) => setVariant(e.target.value));
@@ -502,9 +566,18 @@
     if (tag === "SELECT" || (tag === "INPUT" && e.target.type === "range" && e.key.startsWith("Arrow"))) return;
     if (tag === "BUTTON" && (e.key === " " || e.key === "Enter")) return;
     const actions = {
-      ArrowRight: () => go(S.step + 1), ArrowDown: () => go(S.step + 1), ArrowLeft: () => go(S.step - 1),
-      ArrowUp: () => go(S.step - 1), Home: () => go(0), End: () => go(N), " ": play, Escape: () => pin(null),
-      "+": () => zoom(S.zoom * 1.25), "=": () => zoom(S.zoom * 1.25), "-": () => zoom(S.zoom / 1.25), "0": fit,
+      ArrowRight: () => go(S.step + 1),
+      ArrowDown: () => go(S.step + 1),
+      ArrowLeft: () => go(S.step - 1),
+      ArrowUp: () => go(S.step - 1),
+      Home: () => go(0),
+      End: () => go(N),
+      " ": play,
+      Escape: () => pin(null),
+      "+": () => zoom(S.zoom * 1.25),
+      "=": () => zoom(S.zoom * 1.25),
+      "-": () => zoom(S.zoom / 1.25),
+      0: fit,
     };
     if (e.ctrlKey || e.metaKey || e.altKey || !actions[e.key]) return;
     e.preventDefault();
