@@ -213,6 +213,10 @@ def test_clicking_a_node_shows_the_engines_numbers(browser, lecture):
         assert info.startswith(name), info[:80]
         np.testing.assert_allclose(browser.numbers("value"), _flat(t.data), rtol=5e-6, atol=1e-12, err_msg=name)
         np.testing.assert_allclose(browser.numbers("grad"), _flat(t.grad), rtol=5e-6, atol=1e-12, err_msg=name)
+        cells = browser.js(
+            "return [...document.querySelectorAll('#info table[data-what=grad] td')].map(td => td.textContent)"
+        )
+        assert cells == [f"{v:.4g}" for v in _flat(t.grad)], name  # the panel writes numbers as Python's .4g does
         if t.op is not None:
             assert derivative_rule(t.op)[1] in info, (name, info)
     w = by_name["W"]

@@ -18,7 +18,9 @@ id, e.g. "n12", "n12v") and `data-name="<the node's name, or empty>"` (empty on 
 the panel is `#info`; the stepper is `#step-prev`, `#step-next`, `#step-slider`, and `#step-index` holds the step
 (0 = before backward, N = `draw.backward_steps(root)` = done); the nodes reached so far carry the class `reached` —
 an op's boxes from the step that visits it, a leaf's once every op using it was visited (its gradient complete),
-as in `render_frames`. The page sets `document.body.dataset.ready = "1"` once it is interactive.
+as in `render_frames`. The page sets `document.body.dataset.ready = "1"` once it is interactive. In the panel, the
+value and the gradient are tables (`#info table[data-what=value]`, `[data-what=grad]`) whose cells show each number
+as Python's format(x, ".4g") does and hold it to 6 significant digits in `data-x`.
 
 The page's parts live in `tinygrad_rnn/static/` (explorer.html, explorer.css, explorer.js) and are inlined here;
 this module builds the data and the SVG (`explorer_svg.py` marks Graphviz's SVG for the page).

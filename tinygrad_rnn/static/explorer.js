@@ -76,19 +76,20 @@
     return e;
   }
 
+  // x as Python's format(x, ".4g") writes it (e.g. 0.09969, -1.235e+04, 1e-05): what a test computing f"{v:.4g}"
+  // finds in the panel
   function fmt(x, digits = 4) {
-    if (x === null || x === undefined) return "nan";
-    if (x === 0) return "0";
-    const a = Math.abs(x);
-    let s = a >= 1e4 || a < 1e-3 ? x.toExponential(digits - 1) : x.toPrecision(digits);
-    if (s.includes("e")) {
-      let [m, e] = s.split("e");
-      if (m.includes(".")) m = m.replace(/\.?0+$/, "");
-      s = `${m}e${Number(e)}`;
-    } else if (s.includes(".")) {
-      s = s.replace(/\.?0+$/, "");
+    if (x === null || x === undefined || Number.isNaN(x)) return "nan";
+    if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+    if (x === 0) return Object.is(x, -0) ? "-0" : "0";
+    const [, exp] = x.toExponential(digits - 1).split("e");
+    const e = Number(exp);
+    const strip = (m) => (m.includes(".") ? m.replace(/\.?0+$/, "") : m);
+    if (e < -4 || e >= digits) {
+      const m = strip(x.toExponential(digits - 1).split("e")[0]);
+      return `${m}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
     }
-    return s.replace(/-/g, "−");
+    return strip(x.toFixed(digits - 1 - e));
   }
 
   // "∇_{h_2}L = Uᵀ h_{t+1}" → ∇<sub>h<sub>2</sub></sub>L = Uᵀ h<sub>t+1</sub>, built as DOM nodes (never as HTML)
