@@ -308,7 +308,14 @@ def page_data(
 
 
 def _static(name: str) -> str:
-    return resources.files("tinygrad_rnn").joinpath("static").joinpath(name).read_text(encoding="utf-8")
+    """A part of the page from tinygrad_rnn/static/ (shipped as package data)."""
+    part = resources.files("tinygrad_rnn").joinpath("static").joinpath(name)
+    if not part.is_file():
+        raise FileNotFoundError(
+            f"explore: the page's part tinygrad_rnn/static/{name} is missing from the installed package (its "
+            "package-data must list static/*); reinstall tinygrad_rnn"
+        )
+    return part.read_text(encoding="utf-8")
 
 
 def _script_json(data: Any) -> str:
