@@ -332,6 +332,11 @@ def test_play_animates_and_pauses(browser, lecture):
     assert k >= 2
     time.sleep(0.6)
     assert browser.step() == k
+    browser.js("document.activeElement.blur()")
+    browser.key("SPACE")  # space plays and pauses too
+    time.sleep(0.8)
+    browser.key("SPACE")
+    assert browser.step() > k
     browser.assert_clean()
 
 

@@ -565,7 +565,7 @@
   function keys(e) {
     const tag = e.target.tagName;
     if (tag === "SELECT" || (tag === "INPUT" && e.target.type === "range" && e.key.startsWith("Arrow"))) return;
-    if (tag === "BUTTON" && (e.key === " " || e.key === "Enter")) return;
+    if ((tag === "BUTTON" || tag === "INPUT") && (e.key === " " || e.key === "Enter")) return; // their own action
     const actions = {
       ArrowRight: () => go(S.step + 1),
       ArrowDown: () => go(S.step + 1),
