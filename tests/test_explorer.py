@@ -215,7 +215,7 @@ def test_a_large_array_is_cut_and_keeps_its_range(tmp_path):
 
 def test_every_primitive_has_its_entry_of_the_derivative_table():
     for cls in vars(ops).values():
-        if isinstance(cls, type) and issubclass(cls, ops.Function) and cls is not ops.Function:
+        if isinstance(cls, type) and issubclass(cls, ops.Function) and cls.name != ops.Function.name:  # not a base
             rule = derivative_rule(cls.name)
             assert rule and rule[0].startswith("out ="), cls.name
             assert "∂" in " ".join(rule), cls.name

@@ -153,10 +153,14 @@ def _run_demo(args: argparse.Namespace) -> int:
     print(report)
     try:
         path = draw_demo(report, args.out)
+        from tinygrad_rnn.explorer_lecture import explore_demo
+
+        page = explore_demo(report, Path(args.out).with_suffix(".html"))
     except (ImportError, RuntimeError, OSError) as e:
         print(f"\ntinygrad-rnn demo: could not draw the graph: {e}", file=sys.stderr)
         return 1
     print(f"\nwrote the unrolled graph with its gradients to {path.resolve()}")
+    print(f"wrote the explorer page to {page.resolve()} (open it in a browser)")
     return 0 if report.ok else 1
 
 

@@ -65,7 +65,7 @@ def _rules() -> dict[str, tuple[str, ...]]:
     """op name → the parts of its docstring's first line (the forward, then the derivative), from ops.py."""
     table: dict[str, tuple[str, ...]] = dict(_EXTRA_RULES)
     for cls in vars(ops).values():
-        if isinstance(cls, type) and issubclass(cls, ops.Function) and cls is not ops.Function and cls.__doc__:
+        if isinstance(cls, type) and issubclass(cls, ops.Function) and cls.name != ops.Function.name and cls.__doc__:
             first = cls.__doc__.strip().splitlines()[0]
             table[cls.name] = tuple(" ".join(p.split()) for p in re.split(r"\s{3,}", first) if p.strip())
     return table
@@ -118,7 +118,7 @@ def _calls(t: Tensor) -> tuple[tuple[Any, int], ...]:
 
 
 def _parents(t: Tensor) -> tuple[Tensor, ...]:
-    return cast("tuple[Tensor, ...]", t.parents)
+    return t.parents
 
 
 # ---- the engine's order ---------------------------------------------------------------------------------------------
