@@ -20,12 +20,12 @@ from tinygrad_rnn.tensor import (
 _LAZY = (
     "rnn", "lstm", "lecture", "draw", "strategies", "optim", "data", "train", "forecast", "dynamics", "module",
     "inputs", "report", "annotations", "models", "demo", "fmt", "torch_bridge", "exercise", "layout", "dot",
-    "checkpoint",
+    "checkpoint", "forward", "rtrl",
 )  # fmt: skip
 
 
 # Functions at the package's top that live in a module loaded on first use.
-_LAZY_FUNCTIONS = {"load_model": "models"}
+_LAZY_FUNCTIONS = {"load_model": "models", "jvp": "forward", "hvp": "forward"}
 
 
 def __getattr__(name: str) -> object:
@@ -47,6 +47,8 @@ __all__ = [
     "detect_anomaly",
     "functional",
     "gradcheck",
+    "hvp",
+    "jvp",
     "load_model",
     "no_grad",
     "scope",

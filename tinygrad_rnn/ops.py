@@ -4,6 +4,10 @@ Each primitive is one class. `forward` maps numpy arrays to an array and saves w
 `backward` takes ∂L/∂out and returns ∂L/∂input for every input, in input order, in the output's (broadcast)
 shape — `tensor.py` sums each back to its input's shape (unbroadcast), so every backward here is pure calculus.
 `needs` tells which inputs want a gradient; a backward may return None for the others.
+`jvp` is the forward-mode rule: it takes one tangent per input (da = ∂a/∂s for a perturbation s of the primals, in
+the input's shape; zeros for an input that does not depend on them) and returns the output's tangent dout, which
+`forward.py` broadcasts to the output's shape — the twin of unbroadcast, done once, centrally. The two rules are
+transposes of each other: ⟨g, jvp(da)⟩ = ⟨backward(g), da⟩ (tests/test_forward.py holds them to it).
 This module sees arrays only and never imports tensor.py.
 """
 
@@ -45,7 +49,8 @@ class Function:
 
 
 class Add(Function):
-    """out = a + b                     ∂out/∂a = 1,  ∂out/∂b = 1"""
+    """out = a + b                     ∂out/∂a = 1,  ∂out/∂b = 1
+    forward:                           dout = da + db"""
 
     name = "add"
 
@@ -55,9 +60,13 @@ class Add(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return g, g
 
+    def jvp(self, da: np.ndarray, db: np.ndarray) -> np.ndarray:
+        return da + db
+
 
 class Sub(Function):
-    """out = a − b                     ∂out/∂a = 1,  ∂out/∂b = −1"""
+    """out = a − b                     ∂out/∂a = 1,  ∂out/∂b = −1
+    forward:                           dout = da − db"""
 
     name = "sub"
 
@@ -67,9 +76,13 @@ class Sub(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return g, (-g if self.needs[1] else None)
 
+    def jvp(self, da: np.ndarray, db: np.ndarray) -> np.ndarray:
+        return da - db
+
 
 class Mul(Function):
-    """out = a · b                     ∂out/∂a = b,  ∂out/∂b = a"""
+    """out = a · b                     ∂out/∂a = b,  ∂out/∂b = a
+    forward:                           dout = da·b + a·db"""
 
     name = "mul"
 
@@ -81,9 +94,14 @@ class Mul(Function):
         a, b = self.saved
         return (g * b if self.needs[0] else None), (g * a if self.needs[1] else None)
 
+    def jvp(self, da: np.ndarray, db: np.ndarray) -> np.ndarray:
+        a, b = self.saved
+        return da * b + a * db
+
 
 class Div(Function):
-    """out = a / b                     ∂out/∂a = 1/b,  ∂out/∂b = −a/b² = −out/b"""
+    """out = a / b                     ∂out/∂a = 1/b,  ∂out/∂b = −a/b² = −out/b
+    forward:                           dout = (da − out·db)/b"""
 
     name = "div"
 
@@ -97,9 +115,14 @@ class Div(Function):
         ga = g / b
         return (ga if self.needs[0] else None), (-ga * out if self.needs[1] else None)
 
+    def jvp(self, da: np.ndarray, db: np.ndarray) -> np.ndarray:
+        b, out = self.saved
+        return (da - out * db) / b
+
 
 class Power(Function):
     """out = aᵇ (b a tensor too)       ∂out/∂a = b·aᵇ⁻¹ (0 where b = 0),  ∂out/∂b = aᵇ·ln a (0 where a = 0 ≤ b)
+    forward:                           dout = b·aᵇ⁻¹·da + aᵇ·ln a·db   (each term 0 where its tangent is)
 
     The zeros are PyTorch's: a⁰ = 1 for every a, and 0ᵇ = 0 for every b > 0, so neither moves there — the formulas
     would give 0·∞. For a < 0, ln a is NaN: aᵇ is not differentiable in b there.
@@ -119,9 +142,16 @@ class Power(Function):
             gb = g * np.where((a == 0) & (b >= 0), 0.0, out * np.log(a)) if self.needs[1] else None
         return ga, gb
 
+    def jvp(self, da: np.ndarray, db: np.ndarray) -> np.ndarray:  # a constant exponent on a < 0: ln a is NaN, db = 0
+        a, b, out = self.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ta = np.where((da == 0) | (b == 0), 0.0, da * b * a ** (b - 1))
+            return ta + np.where((db == 0) | ((a == 0) & (b >= 0)), 0.0, db * out * np.log(a))
+
 
 class Where(Function):
-    """out = a where cond, else b (cond a constant)   ∂out/∂a = 1 where cond, else 0;  ∂out/∂b = 0 where cond, else 1"""
+    """out = a where cond, else b (cond a constant)   ∂out/∂a = 1 where cond, else 0;  ∂out/∂b = 0 where cond, else 1
+    forward:                                         dout = da where cond, else db"""
 
     name = "where"
 
@@ -136,12 +166,16 @@ class Where(Function):
         c = self.cond
         return (np.where(c, g, 0.0) if self.needs[0] else None), (np.where(c, 0.0, g) if self.needs[1] else None)
 
+    def jvp(self, da: np.ndarray, db: np.ndarray) -> np.ndarray:
+        return np.where(self.cond, da, db)
+
 
 # ---- elementwise, unary -------------------------------------------------------------------------------------------
 
 
 class Neg(Function):
-    """out = −a                        ∂out/∂a = −1"""
+    """out = −a                        ∂out/∂a = −1
+    forward:                           dout = −da"""
 
     name = "neg"
 
@@ -151,9 +185,13 @@ class Neg(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return (-g,)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return -da
+
 
 class Pow(Function):
-    """out = aᵖ (p a constant)         ∂out/∂a = p·aᵖ⁻¹   (0 for p = 0, also at a = 0, as PyTorch and autograd)"""
+    """out = aᵖ (p a constant)         ∂out/∂a = p·aᵖ⁻¹   (0 for p = 0, also at a = 0, as PyTorch and autograd)
+    forward:                           dout = p·aᵖ⁻¹·da"""
 
     name = "pow"
 
@@ -169,9 +207,14 @@ class Pow(Function):
         (a,) = self.saved
         return (g * (self.p * a ** (self.p - 1)) if self.p != 0 else np.zeros_like(g),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        (a,) = self.saved
+        return da * (self.p * a ** (self.p - 1)) if self.p != 0 else np.zeros_like(da)
+
 
 class Exp(Function):
-    """out = exp(a)                    ∂out/∂a = exp(a) = out"""
+    """out = exp(a)                    ∂out/∂a = exp(a) = out
+    forward:                           dout = out·da"""
 
     name = "exp"
 
@@ -183,9 +226,13 @@ class Exp(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return (g * self.saved[0],)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da * self.saved[0]
+
 
 class Expm1(Function):
-    """out = exp(a) − 1 (exact for tiny a)   ∂out/∂a = exp(a) = out + 1"""
+    """out = exp(a) − 1 (exact for tiny a)   ∂out/∂a = exp(a) = out + 1
+    forward:                                 dout = (out + 1)·da"""
 
     name = "expm1"
 
@@ -197,9 +244,13 @@ class Expm1(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return (g * (self.saved[0] + 1.0),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da * (self.saved[0] + 1.0)
+
 
 class Log(Function):
-    """out = ln a                      ∂out/∂a = 1/a"""
+    """out = ln a                      ∂out/∂a = 1/a
+    forward:                           dout = da/a"""
 
     name = "log"
 
@@ -210,9 +261,13 @@ class Log(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return (g / self.saved[0],)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da / self.saved[0]
+
 
 class Tanh(Function):
-    """out = tanh(a)                   ∂out/∂a = 1 − tanh²(a) = 1 − out²   (lecture appendix C)"""
+    """out = tanh(a)                   ∂out/∂a = 1 − tanh²(a) = 1 − out²   (lecture appendix C)
+    forward:                           dout = (1 − out²)·da"""
 
     name = "tanh"
 
@@ -225,9 +280,14 @@ class Tanh(Function):
         (out,) = self.saved
         return (g * (1.0 - out * out),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        (out,) = self.saved
+        return da * (1.0 - out * out)
+
 
 class Sigmoid(Function):
-    """out = σ(a) = 1/(1 + e⁻ᵃ)        ∂out/∂a = σ(a)(1 − σ(a)) = out(1 − out)"""
+    """out = σ(a) = 1/(1 + e⁻ᵃ)        ∂out/∂a = σ(a)(1 − σ(a)) = out(1 − out)
+    forward:                           dout = out(1 − out)·da"""
 
     name = "sigmoid"
 
@@ -241,9 +301,14 @@ class Sigmoid(Function):
         (out,) = self.saved
         return (g * out * (1.0 - out),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        (out,) = self.saved
+        return da * out * (1.0 - out)
+
 
 class Relu(Function):
-    """out = max(a, 0)                 ∂out/∂a = 1 where a > 0, else 0"""
+    """out = max(a, 0)                 ∂out/∂a = 1 where a > 0, else 0
+    forward:                           dout = da where a > 0, else 0"""
 
     name = "relu"
 
@@ -254,9 +319,13 @@ class Relu(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return (g * self.saved[0],)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da * self.saved[0]
+
 
 class Abs(Function):
-    """out = |a|                       ∂out/∂a = sign(a)   (0 at a = 0)"""
+    """out = |a|                       ∂out/∂a = sign(a)   (0 at a = 0)
+    forward:                           dout = sign(a)·da"""
 
     name = "abs"
 
@@ -267,12 +336,16 @@ class Abs(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return (g * np.sign(self.saved[0]),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da * np.sign(self.saved[0])
+
 
 # ---- linear algebra -----------------------------------------------------------------------------------------------
 
 
 class MatMul(Function):
     """out = a @ b                     ∂L/∂a = ∂L/∂out · bᵀ,  ∂L/∂b = aᵀ · ∂L/∂out
+    forward:                           dout = da @ b + a @ db
 
     1-D operands are promoted as numpy does (a vector on the left is a row, on the right a column) and the
     promoted axis is dropped again from the gradient; stacks of matrices broadcast over the leading axes.
@@ -308,6 +381,10 @@ class MatMul(Function):
                 gb = gb[..., 0]
         return ga, gb
 
+    def jvp(self, da: np.ndarray, db: np.ndarray) -> np.ndarray:  # numpy promotes 1-D operands as in forward
+        a, b = self.saved
+        return da @ b + a @ db
+
 
 # ---- reductions ---------------------------------------------------------------------------------------------------
 
@@ -327,7 +404,8 @@ class Reduction(Function):
 
 
 class Sum(Reduction):
-    """out = Σ_axis a                  ∂out/∂a = 1 (the gradient is copied back along the summed axes)"""
+    """out = Σ_axis a                  ∂out/∂a = 1 (the gradient is copied back along the summed axes)
+    forward:                           dout = Σ_axis da"""
 
     name = "sum"
 
@@ -338,9 +416,13 @@ class Sum(Reduction):
     def backward(self, g: np.ndarray) -> Grads:
         return (np.broadcast_to(self.expand(g, len(self.shape)), self.shape),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da.sum(axis=self.axis, keepdims=self.keepdims)
+
 
 class Mean(Reduction):
-    """out = (1/n) Σ_axis a            ∂out/∂a = 1/n"""
+    """out = (1/n) Σ_axis a            ∂out/∂a = 1/n
+    forward:                           dout = (1/n) Σ_axis da"""
 
     name = "mean"
 
@@ -353,9 +435,13 @@ class Mean(Reduction):
     def backward(self, g: np.ndarray) -> Grads:
         return (np.broadcast_to(self.expand(g, len(self.shape)) / self.n, self.shape),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da.sum(axis=self.axis, keepdims=self.keepdims) / self.n
+
 
 class Prod(Reduction):
-    """out = Π_axis a                  ∂out/∂a_i = Π_{j≠i} a_j   (the product of the others: exact at zeros: no ÷)"""
+    """out = Π_axis a                  ∂out/∂a_i = Π_{j≠i} a_j   (the product of the others: exact at zeros: no ÷)
+    forward:                           dout = Σ_axis (Π_{j≠i} a_j)·da_i"""
 
     name = "prod"
 
@@ -377,9 +463,15 @@ class Prod(Reduction):
         others = (before * after).reshape([a.shape[i] for i in keep + axes]).transpose(np.argsort(keep + axes))
         return (self.expand(g, a.ndim) * others,)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:  # backward of ones is the products of the others
+        (a,) = self.saved
+        (others,) = self.backward(np.ones(np.prod(a, axis=self.axis, keepdims=self.keepdims).shape))
+        return np.sum(others * da, axis=self.axis, keepdims=self.keepdims)
+
 
 class Max(Reduction):
-    """out = max_axis a                ∂out/∂a = 1/m at the m positions that attain the max, else 0"""
+    """out = max_axis a                ∂out/∂a = 1/m at the m positions that attain the max, else 0
+    forward:                           dout = the mean of da over the positions that attain the max"""
 
     name = "max"
 
@@ -393,12 +485,18 @@ class Max(Reduction):
         hit = a == out
         return (self.expand(g, a.ndim) * hit / np.sum(hit, axis=self.axis, keepdims=True),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        a, out = self.saved
+        hit = a == out
+        return np.sum(da * hit, axis=self.axis, keepdims=self.keepdims) / np.sum(hit, self.axis, keepdims=self.keepdims)
+
 
 # ---- shape --------------------------------------------------------------------------------------------------------
 
 
 class Reshape(Function):
-    """out = a viewed with a new shape   ∂L/∂a = ∂L/∂out reshaped back"""
+    """out = a viewed with a new shape   ∂L/∂a = ∂L/∂out reshaped back
+    forward:                             dout = da reshaped"""
 
     name = "reshape"
 
@@ -413,9 +511,13 @@ class Reshape(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return (g.reshape(self.in_shape),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da.reshape(self.shape)
+
 
 class Transpose(Function):
-    """out = a with its axes permuted    ∂L/∂a = ∂L/∂out with the inverse permutation"""
+    """out = a with its axes permuted    ∂L/∂a = ∂L/∂out with the inverse permutation
+    forward:                             dout = da with its axes permuted"""
 
     name = "transpose"
 
@@ -429,9 +531,13 @@ class Transpose(Function):
     def backward(self, g: np.ndarray) -> Grads:  # the inverse of axes, counted from 0 (argsort of -1 would be wrong)
         return (g.transpose(None if self.axes is None else np.argsort([ax % g.ndim for ax in self.axes])),)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da.transpose(self.axes)
+
 
 class GetItem(Function):
-    """out = a[index]                  ∂L/∂a = ∂L/∂out scattered back to the indexed places (repeats add up)"""
+    """out = a[index]                  ∂L/∂a = ∂L/∂out scattered back to the indexed places (repeats add up)
+    forward:                           dout = da[index]"""
 
     name = "getitem"
 
@@ -448,6 +554,9 @@ class GetItem(Function):
         self.add_to(out, g)
         return (out,)
 
+    def jvp(self, da: np.ndarray) -> np.ndarray:
+        return da[self.index]
+
     def add_to(self, grad_a: np.ndarray, g: np.ndarray) -> None:
         """grad_a[index] += g in place: the same scatter into a gradient buffer that already exists."""
         if isinstance(self.index, (int, slice)):  # basic indexing picks each place once: a plain += is exact
@@ -457,7 +566,8 @@ class GetItem(Function):
 
 
 class Stack(Function):
-    """out = stack(a₁ … aₙ, axis)      ∂L/∂aᵢ = the i-th slice of ∂L/∂out along axis"""
+    """out = stack(a₁ … aₙ, axis)      ∂L/∂aᵢ = the i-th slice of ∂L/∂out along axis
+    forward:                           dout = stack(da₁ … daₙ, axis)"""
 
     name = "stack"
 
@@ -471,9 +581,13 @@ class Stack(Function):
     def backward(self, g: np.ndarray) -> Grads:
         return tuple(np.moveaxis(g, self.axis, 0))
 
+    def jvp(self, *das: np.ndarray) -> np.ndarray:
+        return np.stack(das, axis=self.axis)
+
 
 class Concatenate(Function):
-    """out = concatenate(a₁ … aₙ, axis)  ∂L/∂aᵢ = the i-th block of ∂L/∂out along axis"""
+    """out = concatenate(a₁ … aₙ, axis)  ∂L/∂aᵢ = the i-th block of ∂L/∂out along axis
+    forward:                             dout = concatenate(da₁ … daₙ, axis)"""
 
     name = "concatenate"
 
@@ -489,12 +603,16 @@ class Concatenate(Function):
         before = (slice(None),) * (self.axis % g.ndim)  # whole along the axes before `axis`
         return tuple(g[before + (slice(i, j),)] for i, j in zip(self.edges, self.edges[1:]))
 
+    def jvp(self, *das: np.ndarray) -> np.ndarray:
+        return np.concatenate(das, axis=self.axis)
+
 
 # ---- fused --------------------------------------------------------------------------------------------------------
 
 
 class SoftmaxCrossEntropy(Function):
     """out = −Σ_i y_i log ŷ_i per row, ŷ = softmax(o)     ∂out/∂o = ŷ − y   (appendix A and B fused; Σ_i y_i = 1)
+    forward:                                             dout = Σ_i (ŷ_i·Σy − y_i)·do_i per row
 
     The softmax Jacobian ŷ_j(δ_jk − ŷ_k) times −y_j/ŷ_j collapses to ŷ·Σy − y. The target rows y (one-hot, boolean
     or probabilities, o's shape) are a constant. o − max(o) is exact: softmax is shift-invariant.
@@ -520,3 +638,7 @@ class SoftmaxCrossEntropy(Function):
         d -= self.y
         d *= g[..., None]
         return (d,)
+
+    def jvp(self, do: np.ndarray) -> np.ndarray:
+        (yhat,) = self.saved
+        return np.sum((yhat * self.y.sum(axis=-1, keepdims=True, dtype=yhat.dtype) - self.y) * do, axis=-1)
