@@ -170,3 +170,18 @@ def test_errors_name_the_function_and_the_shapes():
         run.step(np.zeros((2, 2)), np.array([0, 5]))
     with pytest.raises(ValueError, match="unknown output head"):
         RTRL(**P, head="tanh")
+
+
+def test_the_benchmark_runs_and_checks_both_methods_agree():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_rtrl.py"
+    proc = subprocess.run([sys.executable, str(bench), "--quick", "--no-plot", "--repeat", "1"], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 8  # 3 + 2 sizes of H, 3 lengths T
+    diffs = [float(r.split("|")[-2]) for r in rows if "—" not in r.split("|")[-2]]
+    assert diffs and max(diffs) < 1e-10
