@@ -13,6 +13,7 @@ import tinygrad_rnn
 from tinygrad_rnn import Tensor, ops
 from tinygrad_rnn import functional as F
 from tinygrad_rnn.forward import LINEAR, SECOND_ORDER, gradient, hvp, hvpcheck
+from tinygrad_rnn.rnn import RNN
 from tinygrad_rnn.strategies import seeds
 from tinygrad_rnn.tensor import apply
 
@@ -162,3 +163,66 @@ def test_hvp_of_the_rnn_loss_equals_torch(tanh, fast, problem):
     assert value.item() == pytest.approx(t_value.item(), rel=1e-12)
     for name, mine_i, theirs_i in zip("WUVbc", hv, t_hv):
         np.testing.assert_allclose(mine_i, theirs_i.numpy(), rtol=1e-9, atol=1e-11, err_msg=name)
+
+
+# ---- the curvature experiment (dynamics) --------------------------------------------------------------------------
+
+
+def _last_step_gradient(rnn, xs, ys, step):
+    """∇L_T at the model's parameters + step (by name), on a copy of the model: the engine's backward pass."""
+    model = RNN.from_arrays(**rnn.arrays())
+    for n, d in step.items():
+        getattr(model, n).data = getattr(model, n).data + d
+    mask = np.zeros(xs.shape[:2])
+    mask[-1] = 1.0
+    model.loss(xs, ys, mask=mask).backward()
+    return {n: getattr(model, n).grad for n in step}
+
+
+def test_curvature_along_the_gradient_equals_differences_of_gradients():
+    from tinygrad_rnn import dynamics
+    from tinygrad_rnn.strategies import make_problem
+
+    rnn, xs, ys = make_problem(6, 2, 3, 4, 3, seed=5, spectral_radius=1.5)
+    before = {n: p for n, p in rnn.named_parameters().items()}
+    for params in (None, ("U",), ("W", "b")):
+        curvature, norm = dynamics.curvature_along_gradient(rnn, xs, ys, params=params)
+        names = params or rnn.param_names
+        g = _last_step_gradient(rnn, xs, ys, {n: 0.0 for n in names})
+        eps = 1e-6
+        plus = _last_step_gradient(rnn, xs, ys, {n: eps * g[n] for n in names})
+        minus = _last_step_gradient(rnn, xs, ys, {n: -eps * g[n] for n in names})
+        gg = sum(np.sum(g[n] ** 2) for n in names)
+        numeric = sum(np.sum(g[n] * (plus[n] - minus[n])) for n in names) / (2 * eps) / gg
+        assert norm == pytest.approx(np.sqrt(gg), rel=1e-12)
+        assert curvature == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+    assert rnn.named_parameters() == before and all(p.grad is None for p in rnn.parameters())  # the model untouched
+
+
+def test_curvature_stays_bounded_below_one_and_explodes_with_the_gradient_above(tmp_path):
+    from tinygrad_rnn import dynamics
+
+    result = dynamics.curvature_sweep((0.5, 3.0), (5, 20), trials=2)
+    small, large = result.rows
+    assert small.curvature.shape == (2, 2) and small.steps.tolist() == [5, 20]
+    assert np.all(small.typical_curvature < 20) and small.typical_grad_norm[1] < 2 * small.typical_grad_norm[0]
+    assert large.typical_grad_norm[1] > 10 * large.typical_grad_norm[0]
+    assert large.typical_curvature[1] > 100 * large.typical_curvature[0]
+    text = str(result)
+    assert "Curvature along the gradient" in text and len(text.splitlines()) == 3 + 4
+    pytest.importorskip("matplotlib")
+    png = dynamics.plot_curvature(result, tmp_path / "c.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_curvature_arguments_are_checked():
+    from tinygrad_rnn import dynamics
+    from tinygrad_rnn.strategies import make_problem
+
+    rnn, xs, ys = make_problem(3, 0, 2, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="curvature_along_gradient: params must name parameters"):
+        dynamics.curvature_along_gradient(rnn, xs, ys, params=("Q",))
+    with pytest.raises(ValueError, match="curvature_along_gradient: loss must be 'last' or 'all'"):
+        dynamics.curvature_along_gradient(rnn, xs, ys, loss="first")
+    with pytest.raises(ValueError, match="curvature_sweep: radii must be positive"):
+        dynamics.curvature_sweep((-1.0,), (3,))
