@@ -349,7 +349,9 @@ def plot_curvature(result: CurvatureResult, path: str | Path) -> Path:
     k = np.abs(np.concatenate([r.curvature.ravel() for r in result.rows]))
     power, offset = np.polyfit(np.log(g), np.log(np.maximum(k, 1e-300)), 1)
     line = np.geomspace(g.min(), g.max(), 50)
-    axes[2].loglog(line, np.exp(offset) * line**power, "--", color="#6c757d", lw=1, label=f"fit: ∝ $\\|g\\|^{{{power:.1f}}}$")
+    axes[2].loglog(
+        line, np.exp(offset) * line**power, "--", color="#6c757d", lw=1, label=f"fit: ∝ $\\|g\\|^{{{power:.1f}}}$"
+    )
     loss = "L = L_T" if result.loss == "last" else "L = Σ_t L_t"
     titles = (
         f"Gradient norm ‖∇θ L‖ ({loss})",
