@@ -21,7 +21,14 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 # the pictures each notebook must show inline (image outputs), at least
-PICTURES = {"lecture_walkthrough": 1, "forecast": 2, "char_rnn": 1, "vanishing_gradients": 2, "to_pytorch": 1}
+PICTURES = {
+    "lecture_walkthrough": 2,
+    "forecast": 2,
+    "char_rnn": 1,
+    "vanishing_gradients": 2,
+    "to_pytorch": 1,
+    "rtrl_online": 1,
+}
 
 
 def scripts() -> list[Path]:
