@@ -401,7 +401,7 @@ def hvpcheck(
 
 # ---- drawing tangents on the graph ----------------------------------------------------------------------------------
 
-TANGENT_BLUE, TANGENT_FILL = "#1d4ed8", "#dbeafe"
+TANGENT_BLUE, TANGENT_FILL = "#1d4ed8", "#cff4fc"  # blue text; cyan, not the parameters' blue
 
 
 def tangent_annotations(
@@ -414,7 +414,8 @@ def tangent_annotations(
     heading: str = "forward mode",
 ) -> Annotations:
     """Annotations for `draw(root, annotations=…)`: every node of root's graph that has a tangent shows it in blue
-    (`symbol` + its numbers, or its norm and range when it has more than max_numbers), filled light blue.
+    (`symbol` + its numbers, or its norm and range when it has more than max_numbers); the ones it moves (a tangent
+    not 0) are filled cyan.
 
     tangents: {node: tangent}, e.g. `push_tangents(root, {U: dU})`: the forward sensitivities dh_t = (∂h_t/∂U)·dU,
     flowing with time; `draw(root, grads=True, annotations=…)` adds the gradients, flowing against it, in red.
@@ -425,7 +426,10 @@ def tangent_annotations(
     nodes: dict[Any, Annotation] = {}
     for node in topological_order(root):
         if node in tangents:
-            text = f"{symbol} {array_text(np.asarray(tangents[node]), max_numbers)}"
-            nodes[node] = Annotation(((text, TANGENT_BLUE),), TANGENT_FILL if fill else None, "tangent")
-    legend = ((TANGENT_FILL, f"moved by the tangent ({symbol}·, forward mode)"),) if fill and nodes else ()
+            t = np.asarray(tangents[node])
+            moved = fill and bool(np.any(t != 0))
+            nodes[node] = Annotation(((f"{symbol} {array_text(t, max_numbers)}", TANGENT_BLUE),),
+                                     TANGENT_FILL if moved else None, "moved" if moved else None)  # fmt: skip
+    used = any(note.fill for note in nodes.values())
+    legend = ((TANGENT_FILL, f"moved by the tangent ({symbol}·, forward mode)"),) if used else ()
     return Annotations(nodes, legend, heading)
