@@ -69,7 +69,7 @@ def push_tangents(root: Tensor, seeds: Mapping[Tensor, Any]) -> Tangents:
         rule = getattr(fn, "jvp", None)
         if rule is None:
             raise TypeError(f"jvp: the primitive {fn.name} has no forward rule (ops.{type(fn).__name__}.jvp)")
-        t = np.asarray(rule(*[dot[p] if p in dot else np.zeros_like(p.data) for p in node.parents]))
+        t = np.asarray(rule(*[dot[p] if p in dot else np.zeros_like(p.data) for p in node.parents]), dtype=node.dtype)
         if t.shape != node.shape:  # a tangent of an input's shape: broadcast once, here (forward twin of unbroadcast)
             try:
                 t = np.broadcast_to(t, node.shape)
