@@ -329,7 +329,7 @@ def test_detach_stops_the_tangent_and_the_softmax_shift_does_not_change_it():
 
 
 def test_tangents_push_through_a_long_chain():
-    _, t = jvp(lambda x: _chain(x, 200_000), (np.array([1.0]),), (np.array([1.0]),))
+    _, t = jvp(lambda x: _chain(x, 20_000), (np.array([1.0]),), (np.array([1.0]),))
     assert t[0] == 1.0
 
 

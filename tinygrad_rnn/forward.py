@@ -17,7 +17,7 @@ length — is real-time recurrent learning, written out for the lecture RNN in `
 d/dε ∇f(x + εv) at ε = 0, so the backward walk is run on pairs (g, dg): g = ∂f/∂node as usual and dg its tangent.
 Each op's backward is linear in g, so d(backward(g)) = backward(dg) + (the op's second derivative)·g·da — for a linear
 op (add, reshape, getitem, sum, …) the second term is 0; for the others it is the small second-order table below
-(`_SECOND_ORDER`: ∂²out contracted with g and the inputs' tangents). One forward pass, one tangent sweep and one
+(`SECOND_ORDER`: ∂²out contracted with g and the inputs' tangents). One forward pass, one tangent sweep and one
 dual backward walk: the cost of about three gradients, whatever the number of parameters. Reverse-over-forward
 would have to record the forward tangents as a differentiable graph — the jvp rules written on Tensors — which the
 array-only derivative table does not do; forward-over-reverse needs only arrays.
