@@ -75,6 +75,7 @@ bench: setup
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_draw.py
 	$(PY) benchmarks/bench_explorer.py
+	$(PY) benchmarks/bench_rtrl.py
 
 # The peers of the benchmark table (optional; run.py skips any that is missing). torch is pinned to the CPU build
 # that pip finds on this kind of machine: a plain `torch` would pull a multi-GB CUDA build.
@@ -88,6 +89,7 @@ examples: setup
 	$(PY) examples/char_rnn.py
 	$(PY) examples/vanishing_gradients.py
 	$(PY) examples/to_pytorch.py
+	$(PY) examples/rtrl_online.py
 
 # The example notebooks: regenerated from the `# %%` scripts, then executed with a real kernel (pictures inline).
 notebooks: setup

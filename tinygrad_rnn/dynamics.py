@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.forward import gradient, hvp
 from tinygrad_rnn.inputs import Array, validate_sequences, whole_number
 from tinygrad_rnn.module import Recurrent
 from tinygrad_rnn.rnn import RNN
@@ -48,6 +49,12 @@ __all__ = [
     "radius_sweep",
     "format_sweep",
     "plot_sweep",
+    "curvature_along_gradient",
+    "CurvatureRow",
+    "CurvatureResult",
+    "curvature_sweep",
+    "format_curvature",
+    "plot_curvature",
 ]
 
 
@@ -80,20 +87,7 @@ def hidden_gradient_norms(
     loss="last": L = L_T (the clean view of what is carried back through time); loss="all": L = Σ_t L_t.
     The model's parameter gradients are reset first, so after the call they hold ∇L of this loss only.
     """
-    if loss not in ("last", "all"):
-        raise ValueError(f"hidden_gradient_norms: loss must be 'last' or 'all', got {loss!r}")
-    seq = validate_sequences(
-        xs,
-        ys,
-        input_size=model.input_size,
-        output_size=model.output_size,
-        head=model.head,
-        where="hidden_gradient_norms",
-    )
-    mask = None
-    if loss == "last":  # L = L_T: every other step's loss weighted 0
-        mask = np.zeros(seq.xs.shape[:2] if seq.batched else seq.xs.shape[:1])
-        mask[-1] = 1.0
+    mask = _loss_mask(model, xs, ys, loss, "hidden_gradient_norms")
     model.zero_grad()
     L = model.loss(xs, ys, h0, mask=mask)
     L.backward()
@@ -183,6 +177,203 @@ def path_bound(U: Array, hs: Array, t: int, k: int) -> np.ndarray:
         raise ValueError(f"path_bound: need 0 ≤ k ≤ t ≤ T={hs.shape[0]}, got t={t}, k={k}")
     gammas = (1.0 - hs[k:t] ** 2).max(axis=-1)  # max_i tanh′ at steps k+1..t
     return np.prod(gammas, axis=0) * spectral_norm(U) ** (t - k)
+
+
+# ---- curvature along the gradient (Pascanu et al. 2013: curvature explodes with the gradient) ---------------------
+
+
+def _loss_mask(model: Recurrent, xs: Array, ys: Array, loss: str, where: str) -> np.ndarray | None:
+    """The step weights of L: None for L = Σ_t L_t (loss="all"), the last step only for L = L_T (loss="last")."""
+    if loss not in ("last", "all"):
+        raise ValueError(f"{where}: loss must be 'last' or 'all', got {loss!r}")
+    out = model.output_size
+    seq = validate_sequences(xs, ys, input_size=model.input_size, output_size=out, head=model.head, where=where)
+    if loss == "all":
+        return None
+    mask = np.zeros(seq.xs.shape[:2] if seq.batched else seq.xs.shape[:1])  # every other step's loss weighted 0
+    mask[-1] = 1.0
+    return mask
+
+
+def curvature_along_gradient(
+    model: Recurrent,
+    xs: Array,
+    ys: Array,
+    *,
+    loss: str = "last",
+    params: tuple[str, ...] | None = None,
+    h0: Array | None = None,
+) -> tuple[float, float]:
+    """(gᵀHg / ‖g‖², ‖g‖): the curvature of L along its own gradient g = ∇_θ L, H the Hessian over θ = `params`.
+
+    H·g is exact (`forward.hvp`, forward-over-reverse: one extra sweep, no Hessian formed). A gradient step of size
+    lr changes L by −lr‖g‖² + ½ lr² gᵀHg, so this number is what decides how large lr may be along g. θ: the named
+    parameters (all of the model's by default); loss: "last" (L = L_T) or "all" (Σ_t L_t). The model is unchanged.
+    """
+    mask = _loss_mask(model, xs, ys, loss, "curvature_along_gradient")
+    names = tuple(model.param_names if params is None else params)
+    unknown = [n for n in names if n not in model.param_names]
+    if unknown or not names:
+        raise ValueError(f"curvature_along_gradient: params must name parameters of {model.param_names}, got {names}")
+
+    def f(*theta: Tensor) -> Tensor:  # L as a function of the parameters θ, the model's own put back after
+        own = {n: getattr(model, n) for n in names}
+        try:
+            for n, t in zip(names, theta):
+                setattr(model, n, t)
+            return model.loss(xs, ys, h0, mask=mask)
+        finally:
+            for n, t in own.items():
+                setattr(model, n, t)
+
+    theta = tuple(getattr(model, n).data for n in names)
+    _, g = gradient(f, theta)
+    _, hg = hvp(f, theta, g)
+    gg = sum(float(np.sum(a * a)) for a in g)
+    return sum(float(np.sum(a * b)) for a, b in zip(g, hg)) / max(gg, 1e-300), float(np.sqrt(gg))
+
+
+@dataclass
+class CurvatureRow:
+    """One spectral radius: for every sequence length T and trial, gᵀHg/‖g‖² and ‖g‖."""
+
+    rho: float
+    steps: np.ndarray  # the sequence lengths T
+    curvature: np.ndarray  # (len(steps), trials): gᵀHg / ‖g‖², of either sign
+    grad_norm: np.ndarray  # (len(steps), trials): ‖∇_θ L‖
+
+    @property
+    def typical_curvature(self) -> np.ndarray:
+        """|gᵀHg|/‖g‖² per T, geometric mean over the trials (the values spread over orders of magnitude)."""
+        return _geomean(np.abs(self.curvature), axis=1)
+
+    @property
+    def typical_grad_norm(self) -> np.ndarray:
+        return _geomean(self.grad_norm, axis=1)
+
+
+@dataclass
+class CurvatureResult:
+    """The curvature experiment's settings and one `CurvatureRow` per spectral radius; str() is the table."""
+
+    hidden: int
+    vocab: int
+    batch: int
+    trials: int
+    loss: str
+    seed: int
+    rows: list[CurvatureRow] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return format_curvature(self)
+
+
+def curvature_sweep(
+    radii: Any = (0.5, 0.9, 1.5, 3.0),
+    steps: Any = (5, 10, 20, 30, 40, 60, 80),
+    *,
+    hidden: int = 16,
+    vocab: int = 8,
+    batch: int = 4,
+    trials: int = 5,
+    loss: str = "last",
+    seed: int = 0,
+) -> CurvatureResult:
+    """ρ, T ↦ gᵀHg/‖g‖² and ‖g‖ over all of the lecture RNN's parameters, U scaled to ρ(U) = ρ.
+
+    For each ρ and T, `trials` RNNs (seeds seed, seed+1, …) each read a batch of random one-hot sequences of length
+    T (`sweep_problem`) with the loss at the last step only (loss="last", as in `radius_sweep`) or at every step.
+    """
+    radii, lengths = [float(r) for r in radii], [whole_number(T, "steps", "curvature_sweep") for T in steps]
+    if not radii or any(not np.isfinite(r) or r <= 0 for r in radii) or not lengths:
+        raise ValueError(f"curvature_sweep: radii must be positive numbers and steps not empty, got {radii}, {steps}")
+    for what, n in (("hidden", hidden), ("vocab", vocab), ("batch", batch), ("trials", trials)):
+        whole_number(n, what, "curvature_sweep")
+    result = CurvatureResult(hidden, vocab, batch, trials, loss, seed)
+    for rho in radii:
+        found = np.zeros((2, len(lengths), trials))
+        for i, T in enumerate(lengths):
+            for trial in range(trials):
+                xs, ys = sweep_problem(T, vocab, batch, seed + trial)
+                rnn = RNN(vocab, hidden, vocab, seed=seed + trial, spectral_radius=rho)
+                found[:, i, trial] = curvature_along_gradient(rnn, xs, ys, loss=loss)
+        result.rows.append(CurvatureRow(rho, np.array(lengths), found[0], found[1]))
+    return result
+
+
+def format_curvature(result: CurvatureResult) -> str:
+    """The curvature experiment as a text table: one line per (ρ, T)."""
+    lines = [
+        f"Curvature along the gradient, gᵀHg/‖g‖² (H·g exact, forward-over-reverse), lecture RNN: H={result.hidden}, "
+        f"{result.trials} trial(s) × {result.batch} sequence(s), loss {'L_T' if result.loss == 'last' else 'Σ_t L_t'}",
+        f"{'ρ(U)':>5} {'T':>4} {'‖∇θL‖':>9} {'|gᵀHg|/‖g‖²':>12} {'[min, max] of gᵀHg/‖g‖² over trials':>38}",
+    ]
+    lines.append("-" * len(lines[-1]))
+    for r in result.rows:
+        for i, T in enumerate(r.steps):
+            lo, hi = float(r.curvature[i].min()), float(r.curvature[i].max())
+            lines.append(
+                f"{r.rho:5.2f} {T:4d} {r.typical_grad_norm[i]:9.2e} {r.typical_curvature[i]:12.2e} "
+                f"{f'[{lo:+.2e}, {hi:+.2e}]':>38}"
+            )
+    return "\n".join(lines)
+
+
+def _colours(plt: Any, radii: list[float]) -> list[Any]:
+    """Blues for ρ < 1 (darker further below), reds for ρ ≥ 1 (darker further above)."""
+    below, above = sorted(r for r in radii if r < 1), sorted(r for r in radii if r >= 1)
+    blues = plt.get_cmap("Blues")(np.linspace(0.95, 0.55, max(len(below), 1)))
+    reds = plt.get_cmap("Reds")(np.linspace(0.5, 0.95, max(len(above), 1)))
+    return [blues[below.index(r)] if r < 1 else reds[above.index(r)] for r in radii]
+
+
+def plot_curvature(result: CurvatureResult, path: str | Path) -> Path:
+    """Three panels: ‖g‖ and |gᵀHg|/‖g‖² against T (log scale; hollow markers: negative curvature), and the
+    curvature against the gradient norm with its fitted power. Needs the `plot` extra (matplotlib)."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError("plot_curvature needs matplotlib: pip install 'tinygrad_rnn[plot]'") from err
+    path = Path(path)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
+    for r, colour in zip(result.rows, _colours(plt, [r.rho for r in result.rows])):
+        label = f"ρ(U) = {r.rho:g}"
+        axes[0].semilogy(r.steps, r.typical_grad_norm, "o-", color=colour, lw=2, label=label)
+        axes[1].semilogy(r.steps, r.typical_curvature, "-", color=colour, lw=2, label=label)
+        for i, T in enumerate(r.steps):
+            k = r.curvature[i]
+            axes[1].scatter([T] * int((k > 0).sum()), k[k > 0], color=colour, s=14)
+            axes[1].scatter([T] * int((k <= 0).sum()), -k[k <= 0], facecolors="none", edgecolors=colour, s=14)
+        axes[2].loglog(r.grad_norm.ravel(), np.abs(r.curvature).ravel(), "o", color=colour, ms=4, label=label)
+    g = np.concatenate([r.grad_norm.ravel() for r in result.rows])
+    k = np.abs(np.concatenate([r.curvature.ravel() for r in result.rows]))
+    power, offset = np.polyfit(np.log(g), np.log(np.maximum(k, 1e-300)), 1)
+    line = np.geomspace(g.min(), g.max(), 50)
+    axes[2].loglog(
+        line, np.exp(offset) * line**power, "--", color="#6c757d", lw=1, label=f"fit: ∝ $\\|g\\|^{{{power:.1f}}}$"
+    )
+    loss = "L = L_T" if result.loss == "last" else "L = Σ_t L_t"
+    titles = (
+        f"Gradient norm ‖∇θ L‖ ({loss})",
+        "Curvature along the gradient |gᵀHg| / ‖g‖² (hollow: negative)",
+        "… which grows with the gradient",
+    )
+    labels = (("sequence length T", "‖g‖"), ("sequence length T", "|gᵀHg| / ‖g‖²"), ("‖g‖", "|gᵀHg| / ‖g‖²"))
+    for ax, title, (x, y) in zip(axes, titles, labels):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(
+        f"Lecture RNN, H = {result.hidden}, one-hot inputs, θ = all parameters, H·g exact: for ρ(U) < 1 the curvature "
+        f"stays O(1) at every T; for ρ(U) > 1 it explodes with the gradient (Pascanu et al. 2013). "
+        f"Lines: geometric mean over {result.trials} trials",
+        fontsize=10,
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 @dataclass
