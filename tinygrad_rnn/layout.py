@@ -375,7 +375,9 @@ def layout(root: Tensor, collapse: tuple[str, ...] = (), targets: Mapping[Tensor
     steps = assign_steps(graph)
     placed = place_boxes(graph, steps, loss_terms(graph), _composite_groups(graph, collapse, _composite_numbers(graph)))
     edges = connect(graph, steps, placed)
-    return Layout(graph, steps, placed.boxes, edges, nest(placed.boxes, edges), rank_hints(placed.boxes, edges, steps))
+    lift = frozenset(placed.out_box[graph.at(y)] for ys in graph.extra.values() for y in ys)  # the targets
+    hints = rank_hints(placed.boxes, edges, steps, lift=lift)
+    return Layout(graph, steps, placed.boxes, edges, nest(placed.boxes, edges), hints)
 
 
 def _fold_running_sums(graph: Graph, steps: Steps) -> Steps:

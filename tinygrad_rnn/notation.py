@@ -130,6 +130,18 @@ def _merge_ops(boxes: dict[str, Box], edges: list[Edge]) -> list[Edge]:
     return kept
 
 
+def _beside_their_use(boxes: dict[str, Box], edges: list[Edge]) -> None:
+    """A parameter with one use (one step, one op: each of the LSTM's W_f, U_f, b_f in one step) is drawn in that
+    step, beside its use — not in the column of parameters shared by every step."""
+    uses: dict[str, list[Edge]] = {}
+    for e in edges:
+        if boxes[e.tail].kind == "param":
+            uses.setdefault(e.tail, []).append(e)
+    for b, out in uses.items():
+        if len(out) == 1 and out[0].kind == "param" and boxes[out[0].head].cluster[:1]:
+            boxes[b] = replace(boxes[b], cluster=boxes[out[0].head].cluster[:1])
+
+
 def _over_the_grid(boxes: dict[str, Box], lay: Layout) -> list[Hint]:
     """One box per step: the parameters and initial states in a row over the first row of steps, spread along it
     (an invisible edge from each to a step below it), not in a row of their own beside the grid."""
@@ -156,6 +168,7 @@ def lecture(lay: Layout, columns: int = 1) -> Layout:
     for e in edges:  # h_{t−1} → U·h_{t−1} runs down into the next step: written upwards, the arrow turned back
         if e.kind == "state" and not lay.collapsed:
             e.backwards = True
+    _beside_their_use(boxes, edges)
     hints = (
         _over_the_grid(boxes, lay)
         if lay.collapsed

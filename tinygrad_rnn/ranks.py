@@ -32,7 +32,12 @@ def levels(boxes: dict[str, Box], preds: dict[str, list[str]]) -> dict[str, int]
 
 
 def rank_hints(
-    boxes: dict[str, Box], edges: list[Edge], steps: Steps, lecture: bool = False, columns: int = 1
+    boxes: dict[str, Box],
+    edges: list[Edge],
+    steps: Steps,
+    lecture: bool = False,
+    columns: int = 1,
+    lift: frozenset[str] = frozenset(),
 ) -> list[Hint]:
     """Line the steps up along the time axis.
 
@@ -41,9 +46,13 @@ def rank_hints(
     so an invisible row of anchors under the picture — one for the parameters, then one for t = 0 and one per step,
     joined left to right — fixes the order: parameters beside the first step, the initial states, then t = 1, 2, …
 
-    lecture=True (the lecture's notation, for slides): an input or target that feeds one box sits on the row just
-    below it; the parameters and initial states stand in one column (or `columns`), each on a row of its own near
-    its first use, an initial state h_0 on the row of h_1.
+    The boxes in `lift` (the targets y_t) sit on the row just below the one box they feed.
+
+    lecture=True (the lecture's notation, for slides): so does every input that feeds one box; the parameters and
+    initial states stand in one column (or `columns`), each on a row of its own near its first use, an initial
+    state h_0 on the row of h_1 when h_1 is carried on; a parameter used once stands beside its use, in its step;
+    a state carried through elementwise ops only (the LSTM's c) runs straight along one row, and three or more
+    values of a step on one row (the gates) stand in the order they join it.
     """
     if not steps.order:
         return []
@@ -52,12 +61,16 @@ def rank_hints(
         if e.kind in ("data", "internal", "detach"):
             preds[e.head].append(e.tail)
     level = levels(boxes, preds)
+    hints: list[Hint] = []
+    state_lines: list[list[str]] = []
+    _lift_sources(edges, preds, level, None if lecture else lift)
     if lecture:
-        _lift_sources(edges, preds, level)
+        hints, state_lines = _lecture_rows(boxes, edges, level)
+    lines = {b for line in state_lines for b in line}
     step_of = {b: box.cluster[0][1] for b, box in boxes.items() if box.cluster and box.cluster[0][0] == "scope"}
     by_level: dict[int, list[str]] = {}
     for b, s in step_of.items():
-        if s != INITIAL:
+        if s != INITIAL and b not in lines:
             by_level.setdefault(level[b], []).append(b)
     beside: dict[str, int] = {}  # parameters and initial states that feed a step → the level they go on
     starts: dict[str, int] = {}
@@ -75,21 +88,107 @@ def rank_hints(
         beside, stacks = _one_column(boxes, level, beside, starts, columns)
         starts = {}
     for b, lv in (beside | starts).items():
-        by_level.setdefault(lv, []).append(b)
-    hints: list[Hint] = []
+        if b not in lines:
+            by_level.setdefault(lv, []).append(b)
     for lv in sorted(by_level):
-        if len({step_of.get(b) for b in by_level[lv]}) > 1:
+        if len({step_of.get(b) for b in by_level[lv]}) > 1 or (lecture and len(by_level[lv]) > 1):
             hints.append(SameRank(tuple(by_level[lv])))
+    if lecture:
+        hints += _side_by_side(boxes, edges, by_level, step_of, state_lines)
     return hints + _anchor_row(step_of, level, receives_state, list(beside), list(starts), steps, stacks)
 
 
-def _lift_sources(edges: list[Edge], preds: dict[str, list[str]], level: dict[str, int]) -> None:
-    """A box without inputs that feeds one box goes on the row just below that box (y_t beside ŷ_t)."""
+def _lecture_rows(
+    boxes: dict[str, Box], edges: list[Edge], level: dict[str, int]
+) -> tuple[list[Hint], list[list[str]]]:
+    """A parameter used once (drawn in its step) on the row of its use, beside it; and each state carried along
+    a path of elementwise ops only (the LSTM's cell state c_{t−1} → ⊙ f_t → + → c_t) on one row, straight through.
+    Returns those rows, and the straight lines (whose boxes keep out of the other rows)."""
+    hints: list[Hint] = []
+    for e in edges:
+        if e.kind == "param" and boxes[e.tail].cluster:
+            level[e.tail] = level[e.head]
+            hints.append(SameRank((e.tail, e.head)))
+    lines = _state_lines(boxes, edges)
+    hints.extend(SameRank(tuple(line)) for line in lines)
+    return hints, lines
+
+
+def _side_by_side(
+    boxes: dict[str, Box], edges: list[Edge], by_level: dict[int, list[str]], step_of: dict[str, str], lines: list
+) -> list[Hint]:
+    """Three or more values of one step on one row (the LSTM's gates f, i, g, og) stand in the order in which they
+    join the straight state line (f at c_{t−1}, i and g at the sum, og after c_t), left to right."""
+    after: dict[str, list[str]] = {}
+    for e in edges:
+        after.setdefault(e.tail, []).append(e.head)
+    along = {b: k for line in lines for k, b in enumerate(line)}
+
+    def joins(b: str) -> tuple[float, int]:
+        seen, frontier, depth = {b}, [b], 0
+        while frontier and depth < 8:
+            hit = [along[x] for x in frontier if x in along]
+            if hit:
+                return (min(hit) + depth / 100, 0)
+            frontier = [y for x in frontier for y in after.get(x, []) if y not in seen and not seen.add(y)]
+            depth += 1
+        return (float(len(boxes)), 0)
+
+    hints: list[Hint] = []
+    for row in by_level.values():
+        per_step: dict[str, list[str]] = {}
+        for b in row:
+            if boxes[b].kind in ("value", "loss") and b in step_of:
+                per_step.setdefault(step_of[b], []).append(b)
+        for values in per_step.values():
+            if len(values) >= 3:
+                values.sort(key=lambda b: (joins(b), row.index(b)))
+                hints.extend(Invisible(a, b) for a, b in zip(values, values[1:]))
+    return hints
+
+
+def _state_lines(boxes: dict[str, Box], edges: list[Edge]) -> list[list[str]]:
+    """Paths s_{t−1} → … → s_t (boxes named so) through elementwise products and sums only: a state that runs
+    straight through the step (the LSTM's c, the GRU's h), not through a matrix product (the RNN's h)."""
+    after: dict[str, list[str]] = {}
+    for e in edges:
+        if e.kind in ("data", "state", "internal"):
+            after.setdefault(e.tail, []).append(e.head)
+    named = {box.title: b for b, box in boxes.items() if box.title}
+    lines = []
+    for title, b in named.items():
+        stem, _, step = title.rpartition("_")
+        start = named.get(f"{stem}_{int(step) - 1}") if stem and step.isdigit() and int(step) > 0 else None
+        if start is None:
+            continue
+        came: dict[str, str] = {start: start}
+        frontier = [start]
+        while frontier and b not in came:
+            nxt = []
+            for x in frontier:
+                for y in after.get(x, []):
+                    if y not in came and boxes[y].tensors[0].op in ("mul", "add", "sub"):
+                        came[y] = x
+                        nxt.append(y)
+            frontier = nxt
+        if b in came:
+            path = [b]
+            while path[-1] != start:
+                path.append(came[path[-1]])
+            lines.append(path[::-1])
+    return lines
+
+
+def _lift_sources(
+    edges: list[Edge], preds: dict[str, list[str]], level: dict[str, int], only: frozenset[str] | None = None
+) -> None:
+    """A box without inputs that feeds one box (of those in `only`, when given) goes on the row just below that box
+    (y_t beside ŷ_t)."""
     users: dict[str, list[str]] = {}
     for e in edges:
         if e.kind == "data":
             users.setdefault(e.tail, []).append(e.head)
-    for b in level:
+    for b in level if only is None else only & level.keys():
         if not preds[b] and len(users.get(b, ())) == 1:
             level[b] = max(0, level[users[b][0]] - 1)
 
@@ -103,9 +202,10 @@ def _one_column(
     would grow by the parameter's height). Returns each one's row and the columns, bottom to top."""
     named = {box.title: b for b, box in boxes.items() if box.cluster and box.title}
     out: dict[str, int] = {}
-    for b, lv in starts.items():
+    for b, lv in starts.items():  # h_0 on h_1's row when h_1 is carried on into step 2, else by its first use
         title = boxes[b].title
-        first = named.get(title[:-2] + "_1") if title.endswith("_0") else None
+        carried = title.endswith("_0") and title[:-2] + "_2" in named
+        first = named.get(title[:-2] + "_1") if carried else None
         out[b] = level[first] if first is not None else lv
     used: dict[int, int] = {}
     for lv in out.values():

@@ -225,7 +225,8 @@ def lstm_step() -> Picture | None:
     H = lstm.hidden_size
     h0 = Tensor(0.5 * rng.standard_normal(H), name="h_0")  # a state from earlier steps, so every gate matters
     c0 = Tensor(0.5 * rng.standard_normal(H), name="c_0")
-    L = lstm.loss(rng.standard_normal((1, 3)), rng.integers(0, 3, size=1), h0=h0, c0=c0)
+    xs, ys = rng.standard_normal((1, 3)), rng.integers(0, 3, size=1)
+    L = lstm.loss(xs, ys, h0=h0, c0=c0)
     L.backward()
     return Picture(
         "lstm_step",
@@ -236,6 +237,7 @@ def lstm_step() -> Picture | None:
             grads=True,
             collapse=("softmax", "cross_entropy"),
             direction="LR",  # one cell reads best left to right: x_1, h_0, c_0 in, gates, c_1, h_1 out
+            targets=step_targets(L, ys, 3),
             title="One LSTM step:   f, i, og = σ(W x + U h_0 + b),   g = tanh(…),   "
             "c_1 = f ⊙ c_0 + i ⊙ g,   h_1 = og ⊙ tanh(c_1)",
         ),
@@ -296,6 +298,24 @@ def slide_lecture_check():
     )
 
 
+def slide_lstm_step():
+    picture = lstm_step()
+    if picture is None:
+        return None
+    return Picture(
+        "slides/lstm_step",
+        "One LSTM step as people draw it: the gates f, i, g, og side by side, each with its W, U, b beside its use, "
+        "the cell state c_0 → ⊙ f_1 → + → c_1 straight through, then h_1 = og_1 ⊙ tanh(c_1).",
+        picture.root,
+        dict(
+            targets=picture.options["targets"],
+            title="One LSTM step:   c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t    h_t = og_t ⊙ tanh(c_t)    "
+            "f_t, i_t, og_t = σ(W x_t + U h_{t−1} + b),  g_t = tanh(…)",
+        ),
+        style="slide",
+    )
+
+
 def _slide_heat(rho: float) -> Picture:
     last, targets = heat_problem(rho)
     what = "vanishing" if rho < 1 else "exploding"
@@ -324,7 +344,7 @@ def slide_exploding():
     return _slide_heat(1.5)
 
 
-SLIDES = (slide_rnn_t3, slide_lecture_check, slide_vanishing, slide_exploding)
+SLIDES = (slide_rnn_t3, slide_lecture_check, slide_vanishing, slide_exploding, slide_lstm_step)
 ANIMATION = "slides/backward_T3"  # .gif and .pdf: the backward pass of slides/rnn_T3_grads, one frame per node
 
 
