@@ -342,3 +342,33 @@ def test_direction_is_graphviz_rankdir():
     for direction in ("BT", "TB", "LR", "RL"):
         assert f"rankdir={direction}" in to_dot(L, direction=direction)
     assert "rankdir=BT" in to_dot(L)  # the default: inputs at the bottom, the loss on top, time left to right
+
+
+# ---- the vanishing/exploding story, one way everywhere ---------------------------------------------------------------
+
+
+def test_vanishing_and_exploding_are_named_one_way_in_the_table_legend_and_title(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from tinygrad_rnn import dynamics
+
+    T = 20
+    result = dynamics.radius_sweep((0.5, 1.5, 3.0), steps=T, hidden=8, batch=2, trials=2)
+    for row in result.rows:  # the regime is the measured rate's, and the bound is of the number printed beside it
+        assert row.regime == ("vanishing" if row.rate < 0.95 else "exploding" if row.rate > 1.05 else "kept")
+        assert row.bound == pytest.approx(row.norm_U ** (T - 1)) and row.jac_norms[1] <= row.bound
+    lines = dynamics.format_sweep(result).splitlines()
+    assert "regime by that rate — vanishing: rate < 0.95" in lines[1]
+    for line, row in zip(lines[4:], result.rows):
+        cols = line.split()
+        assert cols[-1] == row.regime
+        assert float(cols[1]) ** (T - 1) == pytest.approx(float(cols[9]), rel=0.1)  # ‖U‖₂ and ‖U‖₂^(T−1) agree
+    seen = {}
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: seen.setdefault("fig", fig))
+    dynamics.plot_sweep(result, tmp_path / "sweep.png")
+    fig = seen["fig"]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == [f"ρ = {row.rho:g}  ({row.regime})" for row in result.rows]
+    title = fig._suptitle.get_text()
+    assert "vanishing: rate < 0.95" in title and "exploding: rate > 1.05" in title and "ρ < 1" not in title
