@@ -372,3 +372,47 @@ def test_vanishing_and_exploding_are_named_one_way_in_the_table_legend_and_title
     assert legend == [f"ρ = {row.rho:g}  ({row.regime})" for row in result.rows]
     title = fig._suptitle.get_text()
     assert "vanishing: rate < 0.95" in title and "exploding: rate > 1.05" in title and "ρ < 1" not in title
+
+
+# ---- the LSTM cell as people draw it --------------------------------------------------------------------------------
+
+
+def lstm_step():
+    from tinygrad_rnn.lstm import LSTM
+
+    rng = np.random.default_rng(5)
+    lstm = LSTM(3, 2, 3, seed=0)
+    h0, c0 = Tensor(0.5 * rng.standard_normal(2), name="h_0"), Tensor(0.5 * rng.standard_normal(2), name="c_0")
+    xs, ys = rng.standard_normal((1, 3)), rng.integers(0, 3, size=1)
+    L = lstm.loss(xs, ys, h0=h0, c0=c0)
+    L.backward()
+    return L, step_targets(L, ys, 3)
+
+
+def test_the_lstm_cell_as_people_draw_it():
+    """Gates side by side in the order f, i, g, og; each gate's W, U, b in the step beside its use; the cell state
+    c_0 → ⊙ f_1 → + → c_1 on one row."""
+    from tinygrad_rnn.boxes import Invisible, SameRank
+
+    L, targets = lstm_step()
+    lay = layout_of(L, STYLES["slide"], targets)
+    by_title = {b.title: b.id for b in lay.boxes.values() if b.title}
+    rows = [set(h.boxes) for h in lay.hints if isinstance(h, SameRank)]
+    params = [b for b in lay.boxes.values() if b.kind == "param"]
+    assert len(params) == 14
+    for p in params:
+        assert p.cluster == (("scope", "t=1"),), p.title
+        (use,) = [e.head for e in lay.edges if e.tail == p.id]
+        assert {p.id, use} in rows, p.title
+    line = next(r for r in rows if {by_title["c_0"], by_title["c_1"]} <= r)
+    assert len(line) == 3 and lay.boxes[by_title["c_1"]].op_label == "+"  # c_0, ⊙ f_1, and + in c_1's box
+    order = [(h.tail, h.head) for h in lay.hints if isinstance(h, Invisible) and h.tail in by_title.values()]
+    gates = [by_title[g] for g in ("f_1", "i_1", "g_1", "og_1")]
+    assert list(zip(gates, gates[1:])) == [o for o in order if o[0] in gates and o[1] in gates]
+
+
+@needs_dot
+def test_the_lstm_slide_is_readable_at_1920_px(tmp_path):
+    L, targets = lstm_step()
+    path = render(L, tmp_path / "lstm.png", "slide", targets=targets)
+    assert png_size(path) == (1920, 1080) and fit_of(dot_path_of(path)).min_text_px >= 24

@@ -1,12 +1,15 @@
 """Graphviz drawings of computational graphs, grouped by time step: G = (tensors, parent → child edges).
 
-`draw(root, style=None, *, annotations=None, **shorthands)` returns a `graphviz.Digraph` (it displays inline in
-Jupyter); `render(root, "g.png", …)` writes the picture and, always, `g.dot` beside it; `to_dot(root, …)` is the
-DOT text; `render_frames(root, dir, …)` writes one picture per step of the backward pass. A drawing is a layout
-(`layout.py`: groups, boxes, edges, position hints — plain data) written as DOT with a `Style` (`dot.py`). The
-drawing knows no model and no checker: it reads only what the engine records on every node (`name`, `op`,
-`parents`, `scope`, `composite`, `detached_from`, `data`, `grad`), and what a checker wants to say about nodes comes
-in as `annotations` (e.g. `draw(L, annotations=report.annotations("printed"))`).
+`draw(root, style=None, *, annotations=None, targets=None, **shorthands)` returns a `graphviz.Digraph` (it displays
+inline in Jupyter); `render(root, "g.png", …)` writes the picture and, always, its DOT source beside it (`g.dot`; for
+g.svg `g.svg.dot`); `to_dot(root, …)` is the DOT text; `render_frames(root, dir, …)` the backward pass as frames on
+one fixed canvas, with a GIF and a PDF (frames.py). A drawing is a layout (`layout.py`: groups, boxes, edges,
+position hints — plain data; `notation.py` for the lecture's notation) written as DOT with a `Style` (`style.py`,
+`dot.py`); a style with a canvas (the preset "slide": 1920×1080) is fitted into it (`canvas.py`). The drawing knows
+no model and no checker: it reads only what the engine records on every node (`name`, `op`, `parents`, `scope`,
+`composite`, `detached_from`, `data`, `grad`); what a checker wants to say about nodes comes in as `annotations`
+(e.g. `draw(L, annotations=report.annotations("printed"))`), and leaves the engine does not keep as nodes come in
+as `targets` (the targets y_t of the losses L_t: `step_targets(L, ys, K)`).
 
 What the picture shows
     * One cluster per top-level scope ("t=1", "t=2", … — one time step), laid out along the time axis; nested
@@ -33,7 +36,8 @@ Colour legend (also drawn under the picture with `legend=True`)
     gradients         red text #b02a37
     edges             bold black: the state carried into the next step; light blue: a parameter's use;
                       dashed with ✂: cut by detach()
-    heat-map          yellow → dark red = small → large log10 ‖∂L/∂node‖
+    heat-map          yellow → dark red = small → large log10 ‖∂L/∂node‖ (scale=(low, high): one scale for several
+                      pictures; stated in the legend either way)
     annotations       the fill and rows each annotation gives (e.g. the lecture check: green agrees, amber close,
                       red wrong, lavender does not type-check, grey not in the lecture), keyed in the legend under
                       the annotations' heading
@@ -120,6 +124,10 @@ def step_targets(root: Tensor, ys: Any, classes: int | None = None, loss: str = 
     """{L_t: y_t} for `draw(…, targets=…)`: each node of root's graph named L_1, L_2, … (`loss`_t) with the target
     of its step as a leaf named y_t (`name`_t) — class indices as one-hot rows of `classes` entries, the way the
     lecture writes y_t; rows as given. Steps whose loss is not in the graph get no target."""
+    if not isinstance(root, Tensor):
+        raise TypeError(
+            f"step_targets: root must be the loss (a Tensor whose graph holds L_1, L_2, …), got {type(root).__name__}"
+        )
     rows = np.asarray(ys)
     if classes is not None and rows.dtype.kind in "iu":
         rows = np.eye(whole_number(classes, "classes", "step_targets"))[rows]

@@ -94,6 +94,7 @@ def render_frames(
     style: Style | str | None = None,
     *,
     by: str = "op",
+    format: str = "png",
     annotations: Any = None,
     targets: Any = None,
     gif: bool = True,
@@ -106,6 +107,8 @@ def render_frames(
     exactly that size."""
     if root.requires_grad and root.grad is None:
         raise ValueError("render_frames: call backward() on the root first — the frames show its gradients")
+    if format != "png":
+        raise ValueError(f"render_frames: the frames are PNG (the GIF and the PDF are made of them), got {format!r}")
     look = make_style(style, {**options, "grads": True}, "render_frames")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ Plain data, no Graphviz: the DOT writer (`dot.py`) turns a `Layout` into DOT tex
 
 Both are pipelines of small stages that take and return data:
 
-    graph_of(root)          the nodes in topological order (parents first) and each node's consumers
+    graph_of(root, targets) the nodes in topological order (parents first) and each node's consumers; targets: leaves
+                            drawn as parents of nodes the engine made without them (y_t of L_t)
     assign_steps(graph)     the time step of each node (its top-level scope, "t=3"), the steps in time order
     loss_terms(graph)       the root and the named scalars summed into it (L_t in L = Σ_t L_t)
     place_boxes(…)          which node becomes which box (a value, an op, a collapsed composite or step), where

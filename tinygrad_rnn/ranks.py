@@ -72,17 +72,7 @@ def rank_hints(
     for b, s in step_of.items():
         if s != INITIAL and b not in lines:
             by_level.setdefault(level[b], []).append(b)
-    beside: dict[str, int] = {}  # parameters and initial states that feed a step → the level they go on
-    starts: dict[str, int] = {}
-    receives_state: set[str] = set()
-    for e in edges:
-        if step_of.get(e.head, INITIAL) == INITIAL or e.kind not in ("param", "state"):
-            continue
-        if e.kind == "state":
-            receives_state.add(e.head)
-        ends = starts if step_of.get(e.tail) == INITIAL else beside if e.tail not in step_of else None
-        if ends is not None and e.tail not in ends:
-            ends[e.tail] = level[e.head]
+    beside, starts, receives_state = _feeding_the_steps(edges, step_of, level)
     stacks: list[list[str]] = []
     if lecture:
         beside, stacks = _one_column(boxes, level, beside, starts, columns)
@@ -96,6 +86,25 @@ def rank_hints(
     if lecture:
         hints += _side_by_side(boxes, edges, by_level, step_of, state_lines)
     return hints + _anchor_row(step_of, level, receives_state, list(beside), list(starts), steps, stacks)
+
+
+def _feeding_the_steps(
+    edges: list[Edge], step_of: dict[str, str], level: dict[str, int]
+) -> tuple[dict[str, int], dict[str, int], set[str]]:
+    """The parameters and the initial states that feed a step, each with the level of the first box it feeds, and
+    the boxes that receive a state from the step before."""
+    beside: dict[str, int] = {}
+    starts: dict[str, int] = {}
+    receives_state: set[str] = set()
+    for e in edges:
+        if step_of.get(e.head, INITIAL) == INITIAL or e.kind not in ("param", "state"):
+            continue
+        if e.kind == "state":
+            receives_state.add(e.head)
+        ends = starts if step_of.get(e.tail) == INITIAL else beside if e.tail not in step_of else None
+        if ends is not None and e.tail not in ends:
+            ends[e.tail] = level[e.head]
+    return beside, starts, receives_state
 
 
 def _lecture_rows(
