@@ -133,6 +133,8 @@ def test_three_steps_are_the_most_that_fit_then_steps_collapse(tmp_path):
     L, targets = random_loss(4)
     lay = layout_of(L, STYLES["slide"], targets)
     assert lay.collapsed and sum(b.is_step for b in lay.boxes.values()) == 4
+    shown = [b.tensors[0].name for b in lay.boxes.values() if b.is_step]
+    assert shown == ["h_1", "h_2", "h_3", "h_4"]  # the last step shows its state too, not its loss
     assert not layout_of(random_loss(3)[0], STYLES["slide"]).collapsed
 
 

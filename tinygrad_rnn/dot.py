@@ -305,7 +305,10 @@ def _note_rows(p: _Paint, note: Annotation | None, span: int) -> list[str]:
 
 
 def _grad_colour(p: _Paint, box: Box) -> str:
-    return "#ffffff" if _fill(p, box) in HEAT[5:] else GRAD_RED
+    """Red, except on a heat-map's colours (where the fill already says the gradient): white on the dark ones,
+    near-black on the light ones (red on orange is hard to read)."""
+    fill = _fill(p, box)
+    return "#ffffff" if fill in HEAT[5:] else "#212529" if fill in HEAT else GRAD_RED
 
 
 def _fill(p: _Paint, box: Box) -> str:

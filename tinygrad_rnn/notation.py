@@ -142,6 +142,19 @@ def _beside_their_use(boxes: dict[str, Box], edges: list[Edge]) -> None:
             boxes[b] = replace(boxes[b], cluster=boxes[out[0].head].cluster[:1])
 
 
+def _same_state_on_every_step(boxes: dict[str, Box]) -> None:
+    """One box per step shows the state it passes on (h_t); the last step passes none on — it shows its h_T too,
+    found among the nodes it hides, rather than its loss."""
+    stems = [name_text(b.tensors[0].name).rpartition("_")[0] for b in boxes.values() if b.is_step]
+    stem = max(set(stems), key=stems.count) if stems else ""
+    for b, box in boxes.items():
+        if box.is_step and stem and name_text(box.tensors[0].name).rpartition("_")[0] != stem:
+            step = box.title.split("=")[-1]
+            state = [t for t in box.members if name_text(t.name) == f"{stem}_{step}"]
+            if state:
+                boxes[b] = replace(box, tensors=(state[0], *box.tensors))
+
+
 def _over_the_grid(boxes: dict[str, Box], lay: Layout) -> list[Hint]:
     """One box per step: the parameters and initial states in a row over the first row of steps, spread along it
     (an invisible edge from each to a step below it), not in a row of their own beside the grid."""
@@ -169,6 +182,8 @@ def lecture(lay: Layout, columns: int = 1) -> Layout:
         if e.kind == "state" and not lay.collapsed:
             e.backwards = True
     _beside_their_use(boxes, edges)
+    if lay.collapsed:
+        _same_state_on_every_step(boxes)
     hints = (
         _over_the_grid(boxes, lay)
         if lay.collapsed
