@@ -66,7 +66,7 @@ print(f"uniform guess: {uniform_loss:.3f} nats/char; character frequencies only:
 
 # %%
 rnn = RNN(K, HIDDEN, K, seed=0)
-opt = Adagrad(rnn.parameters(), lr=0.1)
+opt = Adagrad(rnn.parameters(), lr=0.1, eps_inside=True)  # min-char-rnn's form: η g / √(G + 1e-8)
 samples = []
 
 

@@ -12,6 +12,7 @@ from tinygrad_rnn.tensor import (
     scope,
     stack,
     topological_order,
+    where,
 )
 
 # Loaded on first use (`tinygrad_rnn.rnn`, ...): strategies needs hypothesis and draw needs graphviz, which a user
@@ -19,12 +20,12 @@ from tinygrad_rnn.tensor import (
 _LAZY = (
     "rnn", "lstm", "lecture", "draw", "strategies", "optim", "data", "train", "forecast", "dynamics", "module",
     "inputs", "report", "annotations", "models", "demo", "fmt", "torch_bridge", "exercise", "layout", "dot",
-    "checkpoint",
+    "checkpoint", "explorer", "explorer_svg", "explorer_lecture",
 )  # fmt: skip
 
 
 # Functions at the package's top that live in a module loaded on first use.
-_LAZY_FUNCTIONS = {"load_model": "models"}
+_LAZY_FUNCTIONS = {"load_model": "models", "explore": "explorer"}
 
 
 def __getattr__(name: str) -> object:
@@ -44,6 +45,7 @@ __all__ = [
     "composite",
     "concatenate",
     "detect_anomaly",
+    "explore",
     "functional",
     "gradcheck",
     "load_model",
@@ -51,5 +53,6 @@ __all__ = [
     "scope",
     "stack",
     "topological_order",
+    "where",
 ]
 __version__ = "0.1.0"

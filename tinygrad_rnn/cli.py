@@ -153,10 +153,14 @@ def _run_demo(args: argparse.Namespace) -> int:
     print(report)
     try:
         path = draw_demo(report, args.out)
+        from tinygrad_rnn.explorer_lecture import explore_demo
+
+        page = explore_demo(report, Path(args.out).with_suffix(".html"))
     except (ImportError, RuntimeError, OSError) as e:
         print(f"\ntinygrad-rnn demo: could not draw the graph: {e}", file=sys.stderr)
         return 1
     print(f"\nwrote the unrolled graph with its gradients to {path.resolve()}")
+    print(f"wrote the explorer page to {page.resolve()} (open it in a browser)")
     return 0 if report.ok else 1
 
 
@@ -502,6 +506,72 @@ def _run_draw(args: argparse.Namespace) -> int:
 
 
 _SUBCOMMANDS.append(_add_draw_command)
+
+
+# ---- explore: the interactive page of the graph and its backward pass ----------------------------------------------
+
+
+def _add_explore_command(sub: Any) -> None:
+    p = sub.add_parser(
+        "explore",
+        help="write one self-contained HTML page to inspect the unrolled graph and step through its backward pass",
+        description="Build the lecture RNN on random data, run backward, and write one HTML page (everything inline, "
+        "works offline): hover or click a node for its value, gradient, local derivative and the lecture's formula "
+        "with its error; step through the backward pass with the buttons, the slider or the arrow keys.",
+    )
+    p.add_argument("--steps", type=_draw_steps, default=3, metavar="T", help="time steps T (default 3)")
+    p.add_argument("--input", type=_size, default=3, metavar="D", help="input size D (default 3)")
+    p.add_argument("--hidden", type=_size, default=4, metavar="H", help="hidden size H (default 4)")
+    p.add_argument("--classes", type=_size, default=3, metavar="K", help="classes K (default 3)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
+    p.add_argument(
+        "--radius", type=_number(float, low=0, high=MAX_RADIUS), default=None, metavar="R",
+        help="rescale U to spectral radius R",
+    )  # fmt: skip
+    p.add_argument("--tanh", choices=("primitive", "composed"), default="primitive", help="tanh as one op or composed")
+    p.add_argument(
+        "--collapse", default="softmax,cross_entropy", metavar="NAMES",
+        help="composites the page opens collapsed (default %(default)s; '' opens them expanded)",
+    )  # fmt: skip
+    p.add_argument("--no-check", action="store_true", help="leave out the lecture's formulas (needed past 200 steps)")
+    p.add_argument(
+        "--colour", choices=("corrected", "printed"), default=None,
+        help="open with the nodes coloured by the lecture formula's error (corrected or as printed)",
+    )  # fmt: skip
+    p.add_argument("--heatmap", action="store_true", help="open with the gradient heat-map on")
+    p.add_argument("--direction", choices=("LR", "TB"), default="LR", help="time left→right (LR) or top→bottom (TB)")
+    p.add_argument("--title", default=None, help="the page's title")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
+    p.set_defaults(func=_run_explore)
+
+
+def _run_explore(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.draw import GraphvizNotFoundError
+    from tinygrad_rnn.explorer_lecture import explore_problem
+
+    if not args.out.lower().endswith((".html", ".htm")):
+        return _fail("explore", f"--out must end in .html, got {args.out!r}")
+    if _unwritable(args.out):
+        return _fail("explore", f"--out {args.out}: {_unwritable(args.out)}")
+    if args.colour and args.no_check:
+        return _fail("explore", "--colour shows the lecture check, which --no-check leaves out")
+    style = dict(
+        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()), direction=args.direction,
+        title=args.title, heatmap="grad" if args.heatmap else None, check=args.colour,
+    )  # fmt: skip
+    problem = dict(seed=args.seed, radius=args.radius, tanh=args.tanh, lecture=not args.no_check, out=args.out)
+    try:
+        path = explore_problem(args.steps, args.input, args.hidden, args.classes, **problem, **style)
+    except GraphvizNotFoundError as e:
+        print(f"tinygrad-rnn explore: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        return _fail("explore", str(e))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, self-contained): open it in a browser")
+    return 0
+
+
+_SUBCOMMANDS.append(_add_explore_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Checked inputs: sequences, targets and whole numbers, for the models, training and forecasting.
+"""Checked inputs: sequences, targets, whole and real numbers — for the models, training, data and the checkers.
 
 `validate_sequences` is the one parser of a model's inputs and targets: xs (T, D) or (T, B, D); targets as class
 indices, one-hot / probability rows, or regression values. Its errors name the function, the shapes and the step
@@ -9,6 +9,8 @@ no code with the models it checks (a test holds the two readings equal).
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -186,3 +188,24 @@ def check_head(head: Any, owner: str) -> str:
     if head not in HEADS:
         raise ValueError(f"{owner}: unknown output head {head!r}: expected 'softmax' or 'linear'")
     return str(head)
+
+
+def real(
+    fn: str, name: str, value: Any, *, low: float = -math.inf, high: float = math.inf, strict: bool = True
+) -> float:
+    """value as a float if it is a finite real number (numpy's too, not a bool) with low < value < high — low ≤ value
+    when strict=False; otherwise a TypeError (not a number) or a ValueError (out of range) naming fn and name."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and (v > low if strict else v >= low) and v < high):
+        bound = f" {'>' if strict else '≥'} {low:g}" if low > -math.inf else ""
+        bound += f"{' and' if bound else ''} < {high:g}" if high < math.inf else ""
+        raise ValueError(f"{fn}: {name} must be a finite number{bound}, got {value!r}")
+    return v
+
+
+def function(fn: str, name: str, value: Any) -> None:
+    """A TypeError naming fn and name unless value can be called."""
+    if not callable(value):
+        raise TypeError(f"{fn}: {name} must be a function, got {type(value).__name__}")
