@@ -133,15 +133,17 @@ def _side_by_side(
         after.setdefault(e.tail, []).append(e.head)
     along = {b: k for line in lines for k, b in enumerate(line)}
 
-    def joins(b: str) -> tuple[float, int]:
+    def joins(b: str) -> float:
+        """Where the value joins a straight line (the place along it, a little later the further away), if at all."""
         seen, frontier, depth = {b}, [b], 0
         while frontier and depth < 8:
             hit = [along[x] for x in frontier if x in along]
             if hit:
-                return (min(hit) + depth / 100, 0)
-            frontier = [y for x in frontier for y in after.get(x, []) if y not in seen and not seen.add(y)]
+                return min(hit) + depth / 100
+            frontier = list(dict.fromkeys(y for x in frontier for y in after.get(x, []) if y not in seen))
+            seen.update(frontier)
             depth += 1
-        return (float(len(boxes)), 0)
+        return float(len(boxes))
 
     hints: list[Hint] = []
     for row in by_level.values():
