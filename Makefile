@@ -17,7 +17,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,plot,dev,notebooks,browser]'
+	$(PY) -m pip install --quiet -e '.[test,plot,dev,notebooks,browser,slides]'
 	touch $(STAMP)
 
 setup: $(STAMP) dot chromium

@@ -45,6 +45,9 @@ __all__ = [
     "path_bound",
     "sweep_problem",
     "SweepRow",
+    "VANISHING_RATE",
+    "EXPLODING_RATE",
+    "REGIMES",
     "SweepResult",
     "radius_sweep",
     "format_sweep",
@@ -376,17 +379,26 @@ def plot_curvature(result: CurvatureResult, path: str | Path) -> Path:
     return path
 
 
+# One definition of the regimes, by the measured ratio ‖∇_{h_1}L‖ / ‖∇_{h_T}L‖ taken per step back in time
+# (rate = ratio^(1/(T−1))): the table, the plot's legend and its title all say it this way.
+VANISHING_RATE, EXPLODING_RATE = 0.95, 1.05
+REGIMES = (
+    f"vanishing: rate < {VANISHING_RATE:g}, kept: {VANISHING_RATE:g} … {EXPLODING_RATE:g}, "
+    f"exploding: rate > {EXPLODING_RATE:g}  (rate = (‖∇_{{h_1}}L‖ / ‖∇_{{h_T}}L‖)^(1/(T−1)), measured)"
+)
+
+
 @dataclass
 class SweepRow:
     """One spectral radius: typical (geometric-mean) profiles over every trial RNN and sequence of the batch."""
 
     rho: float
-    norm_U: float  # ‖U‖₂, mean over the trials
+    norm_U: float  # ‖U‖₂, geometric mean over the trials (the statistic of every other column)
     mean_tanh_grad: float  # mean of 1 − h_t² over units, steps, sequences, trials
     grad_norms: np.ndarray  # ‖∇_{h_t}L‖, t = 1..T, loss L = L_T only; geometric mean over sequences
     ratios: np.ndarray  # ‖∇_{h_1}L‖ / ‖∇_{h_T}L‖ for every sequence of every trial
     jac_norms: np.ndarray  # ‖∂h_T/∂h_k‖₂, k = 0..T, geometric mean over sequences
-    bound: float  # (max over trials of ‖U‖₂)^(T−1), the section-3 bound on ‖∂h_T/∂h_1‖₂
+    bound: float  # norm_U^(T−1): the section-3 bound ‖U‖₂^(T−1), as the same geometric mean as jac_norms[1]
     bound_holds: bool  # ‖∂h_T/∂h_k‖₂ ≤ (‖U‖₂)^(T−k) and ≤ the path bound, for every k, sequence and trial
     param_grad_norm: float  # global ‖∇_θ L‖ over W, U, V, b, c (what clipping looks at), geometric mean over trials
 
@@ -403,8 +415,11 @@ class SweepRow:
 
     @property
     def regime(self) -> str:
-        """'vanishing' (rate < 0.95 per step), 'exploding' (rate > 1.05) or 'kept' in between."""
-        return "vanishing" if self.rate < 0.95 else "exploding" if self.rate > 1.05 else "kept"
+        """By the measured ratio, per step back (`rate`): 'vanishing' (rate < VANISHING_RATE = 0.95), 'exploding'
+        (rate > EXPLODING_RATE = 1.05) or 'kept' in between — not by ρ (ρ > 1 does not make it explode)."""
+        if self.rate < VANISHING_RATE:
+            return "vanishing"
+        return "exploding" if self.rate > EXPLODING_RATE else "kept"
 
 
 @dataclass
@@ -480,15 +495,16 @@ def radius_sweep(
             norms_U.append(nU)
             tanh_grads.append(float(np.mean(1.0 - hs**2)))
             pgrads.append(np.sqrt(sum(float(np.sum(p.grad**2)) for p in rnn.parameters() if p.grad is not None)))
+        norm_U = float(_geomean(np.array(norms_U), axis=0))  # as jac_norms: a geometric mean (over trials)
         result.rows.append(
             SweepRow(
                 rho=rho,
-                norm_U=float(np.mean(norms_U)),
+                norm_U=norm_U,
                 mean_tanh_grad=float(np.mean(tanh_grads)),
                 grad_norms=_geomean(np.concatenate(grads, axis=1), axis=1),
                 ratios=np.concatenate(ratios),
                 jac_norms=_geomean(np.concatenate(jacs, axis=1), axis=1),
-                bound=float(max(norms_U) ** (T - 1)),
+                bound=norm_U ** (T - 1),  # ≥ jac_norms[1]: each sequence's ‖∂h_T/∂h_1‖₂ ≤ its own ‖U‖₂^(T−1)
                 bound_holds=holds,
                 param_grad_norm=float(_geomean(np.array(pgrads), axis=0)),
             )
@@ -503,7 +519,8 @@ def format_sweep(result: SweepResult) -> str:
         f"Spectral-radius sweep of the lecture RNN: T={T}, H={result.hidden}, {result.trials} trial(s) × "
         f"{result.batch} sequence(s), inputs × {result.input_scale:g}, seed={result.seed}; loss L = L_T only",
         "ratio = ‖∇_{h_1}L‖ / ‖∇_{h_T}L‖ (geometric mean, [min, max] over sequences); rate = ratio^(1/(T−1)), "
-        "the mean factor per step back",
+        f"the mean factor per step back; regime by that rate — {REGIMES.split('  (')[0]}; ‖U‖₂, ‖∂h_T/∂h_1‖₂ and "
+        "the bound ‖U‖₂^(T−1): geometric means too",
     ]
     head = (
         f"{'ρ(U)':>5} {'‖U‖₂':>6} {'mean tanh′':>10} {'ratio':>9} {'[min, max]':>21} {'rate':>6} "
@@ -532,7 +549,7 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
         ) from err
     path = Path(path)
     T = result.steps
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.4), constrained_layout=True)
     cmap = plt.get_cmap("coolwarm")
     rhos = np.log([r.rho for r in result.rows])
     lo, hi = rhos.min(), rhos.max()
@@ -548,19 +565,21 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     ax1.set_ylabel(r"$\|\nabla_{h_t} L\|$  (loss $L = L_T$ only)")
     ax1.set_title(f"Gradient that reaches $h_t$ from the last step (T = {T}, H = {result.hidden})")
     ax1.grid(True, which="major", alpha=0.3)
-    ax1.legend(fontsize=8, loc="lower right")
+    ax1.legend(fontsize=8, loc="lower right", title="regime by the measured rate", title_fontsize=8)
     ax2.set_xlabel("distance back in time  T − k")
     ax2.set_ylabel(r"$\|\partial h_T / \partial h_k\|_2$")
-    ax2.set_title(r"Jacobian product (solid) and the bound $\|U\|_2^{\,T-k}$ (dashed)")
+    ax2.set_title(r"Jacobian product (solid) and the bound $\|U\|_2^{\,T-k}$ (dashed), geometric means")
     ax2.grid(True, which="major", alpha=0.3)
     low = min(float(np.min(np.maximum(r.jac_norms, floor))) for r in result.rows)
     high = max(float(np.max(r.jac_norms)) for r in result.rows)
     ax2.set_ylim(max(floor, low / 10), high * 1e3)
     ax2.legend(fontsize=8, loc="upper left")
     fig.suptitle(
-        f"Vanishing (ρ < 1) and exploding (ρ > 1) gradients in the lecture RNN — geometric mean over "
-        f"{result.trials * result.batch} sequences, inputs × {result.input_scale:g}",
-        fontsize=11,
+        f"Vanishing and exploding gradients in the lecture RNN — geometric mean over "
+        f"{result.trials * result.batch} sequences, inputs × {result.input_scale:g}\n"
+        f"{REGIMES.split('  (')[0]},  rate = "
+        r"$(\|\nabla_{h_1}L\| \,/\, \|\nabla_{h_T}L\|)^{1/(T-1)}$ (measured)",
+        fontsize=10,
     )
     fig.savefig(path, dpi=110)
     plt.close(fig)
