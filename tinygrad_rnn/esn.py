@@ -1,0 +1,272 @@
+"""Echo state networks (Jaeger 2001, GMD Report 148): a fixed random reservoir, only the readout is trained.
+
+    x(n+1) = (1 − δCa) x(n) + δC tanh(W_in u(n+1) + W x(n) + W_back y(n) + ν(n))     (report, eqs. 21 and 24)
+    y(n)   = f_out(W_out x(n))                                                    (eq. 2, readout from the states)
+
+x holds the N reservoir units (leaky integrators: time constant C, decay a, step δ; δ = C = a = 1 is the plain
+tanh network of eq. 1), u the input, y the output fed back through W_back, ν optional state noise drawn from
+[−ν, ν]. W is sparse and random, rescaled to a chosen spectral radius |λ_max|; W_in, W_back are fixed at random too.
+Training is a linear regression (section 3.2, eq. 14): run the network teacher-forced (the desired output written
+into y), drop the first `washout` states, and solve  W_out = argmin Σ_n (f_out⁻¹(y_teach(n)) − W_out x(n))²  (+ ridge
+λ‖W_out‖² when asked; the report uses plain least squares). Free-running generation then feeds y back.
+
+No gradient is involved anywhere, which is the point the lecture makes with it: the recurrent weights are never
+trained, so nothing vanishes or explodes. The arrays are plain numpy, batched over independent runs (B, N).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn.inputs import whole_number
+
+__all__ = ["sparse_reservoir", "ESN", "nrmse"]
+
+OUTPUTS = ("tanh", "identity")
+
+
+def _positive(value: Any, name: str, where: str, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{where}: {name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{where}: {name} must be a finite number {'≥' if allow_zero else '>'} 0, got {value!r}")
+    return v
+
+
+def sparse_reservoir(
+    n_units: int, connectivity: float, spectral_radius: float, rng: np.random.Generator, value: float = 0.4
+) -> np.ndarray:
+    """W with entries 0, +v, −v (probabilities 1 − p, p/2, p/2), rescaled so that max |λ(W)| = spectral_radius.
+
+    Report 148, section 4.1.2: 400 units, v = 0.4, p = 1.25 %; one nonzero entry per row at least is not enforced.
+    """
+    where = "sparse_reservoir"
+    n = whole_number(n_units, "n_units", where)
+    p = _positive(connectivity, "connectivity", where)
+    if p > 1:
+        raise ValueError(f"{where}: connectivity is a probability in (0, 1], got {connectivity!r}")
+    rho = _positive(spectral_radius, "spectral_radius", where, allow_zero=True)
+    r = rng.random((n, n))
+    W = np.where(r < p / 2, value, np.where(r < p, -value, 0.0))
+    current = float(np.max(np.abs(np.linalg.eigvals(W)))) if n else 0.0
+    if current == 0.0:
+        raise ValueError(f"{where}: the random matrix has spectral radius 0 (too sparse: {n} units, p={p}); raise p")
+    return W * (rho / current)
+
+
+class ESN:
+    """A leaky-integrator echo state network with output feedback (Report 148, sections 3 and 5).
+
+    Defaults are the report's Mackey-Glass network (section 6.2): N = 400, W sparse (1.25 %, ±0.4) rescaled to
+    |λ_max| = 0.79; δ = 1, C = 0.44, a = 0.9; one input (the constant bias 0.2 of the task) with weights 0, ±0.14
+    (probabilities 0.5, 0.25, 0.25); output feedback weights uniform on [−0.56, 0.56]; f_out = tanh; no noise.
+    """
+
+    def __init__(
+        self,
+        n_units: int = 400,
+        *,
+        input_size: int = 1,
+        output_size: int = 1,
+        spectral_radius: float = 0.79,
+        connectivity: float = 0.0125,
+        input_scale: float = 0.14,
+        input_density: float = 0.5,
+        feedback_scale: float = 0.56,
+        step: float = 1.0,
+        time_constant: float = 0.44,
+        decay: float = 0.9,
+        output: str = "tanh",
+        ridge: float = 0.0,
+        noise: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        where = "ESN"
+        self.n_units = whole_number(n_units, "n_units", where)
+        self.input_size = whole_number(input_size, "input_size", where, minimum=0)
+        self.output_size = whole_number(output_size, "output_size", where)
+        if output not in OUTPUTS:
+            raise ValueError(f"{where}: output must be one of {OUTPUTS}, got {output!r}")
+        self.output = output
+        density = _positive(input_density, "input_density", where, allow_zero=True)
+        if density > 1:
+            raise ValueError(f"{where}: input_density is a probability in [0, 1], got {input_density!r}")
+        self.delta = _positive(step, "step", where)
+        self.C = _positive(time_constant, "time_constant", where)
+        self.a = _positive(decay, "decay", where, allow_zero=True)
+        self.ridge = _positive(ridge, "ridge", where, allow_zero=True)
+        self.noise = _positive(noise, "noise", where, allow_zero=True)
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        N, K, L = self.n_units, self.input_size, self.output_size
+        self.W = sparse_reservoir(N, connectivity, spectral_radius, rng)
+        scale = _positive(input_scale, "input_scale", where, allow_zero=True)
+        r = rng.random((N, K))
+        self.W_in = np.where(r < density / 2, scale, np.where(r < density, -scale, 0.0))
+        fb = _positive(feedback_scale, "feedback_scale", where, allow_zero=True)
+        self.W_back = rng.uniform(-fb, fb, (N, L))
+        self.W_out: np.ndarray | None = None  # (L, N) after fit
+        self._noise_rng = np.random.default_rng([seed, 1])
+
+    # ---- the reservoir ------------------------------------------------------------------------------------------
+
+    @property
+    def effective_spectral_radius(self) -> float:
+        """|λ_max| of W̃ = δC W + (1 − δCa) I, the matrix of the linearised leaky update (Prop. 4(b))."""
+        Wt = self.delta * self.C * self.W + (1.0 - self.delta * self.C * self.a) * np.eye(self.n_units)
+        return float(np.max(np.abs(np.linalg.eigvals(Wt))))
+
+    def update(self, x: np.ndarray, u: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """x(n+1) = (1 − δCa) x(n) + δC tanh(W_in u(n+1) + W x(n) + W_back y(n) + ν(n)); x (B, N), u (B, K), y (B, L)"""
+        pre = x @ self.W.T + u @ self.W_in.T + y @ self.W_back.T
+        if self.noise:
+            pre += self._noise_rng.uniform(-self.noise, self.noise, pre.shape)
+        dc = self.delta * self.C
+        return (1.0 - dc * self.a) * x + dc * np.tanh(pre)
+
+    def _batch(self, u: Any, y: Any, steps: int | None, where: str) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """u as (T, B, K) and y as (T, B, L) (a missing batch axis is added); T from whichever is given."""
+        arrays = []
+        for name, a, size in (("u", u, self.input_size), ("y", y, self.output_size)):
+            if a is None:
+                arrays.append(None)
+                continue
+            a = np.asarray(a, dtype=np.float64)
+            if a.ndim == 2:
+                a = a[:, None, :]
+            if a.ndim != 3 or a.shape[2] != size:
+                raise ValueError(f"{where}: {name} must have shape (T, {size}) or (T, B, {size}), got {a.shape}")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"{where}: {name} has a non-finite value")
+            arrays.append(a)
+        uu, yy = arrays
+        T = steps if uu is None and yy is None else (uu if uu is not None else yy).shape[0]
+        B = (uu if uu is not None else yy).shape[1] if (uu is not None or yy is not None) else 1
+        if uu is not None and yy is not None and uu.shape[:2] != yy.shape[:2]:
+            raise ValueError(f"{where}: u has {uu.shape[:2]} (steps, batch) but y has {yy.shape[:2]}")
+        if uu is None:
+            uu = np.zeros((T, B, self.input_size))
+        return uu, yy, T
+
+    def _state(self, x0: Any, B: int, where: str) -> np.ndarray:
+        if x0 is None:
+            return np.zeros((B, self.n_units))
+        x = np.asarray(x0, dtype=np.float64)
+        x = x[None] if x.ndim == 1 else x
+        if x.shape != (B, self.n_units):
+            raise ValueError(f"{where}: x0 must have shape ({self.n_units},) or ({B}, {self.n_units}), got {x.shape}")
+        return x.copy()
+
+    def harvest(self, y_teacher: Any, u: Any = None, x0: Any = None) -> np.ndarray:
+        """Teacher-forced states x(1..T) (T, B, N): x(n) from x(n−1), u(n) and the teacher output y(n−1), y(0) = 0.
+
+        y_teacher (T, L) or (T, B, L); u likewise (T, K) / (T, B, K), zeros when None. Row n − 1 of the result
+        is the state that predicts y_teacher[n − 1]: ŷ(n) = f_out(W_out x(n)).
+        """
+        u3, y3, T = self._batch(u, y_teacher, None, "ESN.harvest")
+        x = self._state(x0, u3.shape[1], "ESN.harvest")
+        prev = np.zeros((u3.shape[1], self.output_size))
+        states = np.empty((T, u3.shape[1], self.n_units))
+        for n in range(T):
+            x = self.update(x, u3[n], prev)
+            states[n] = x
+            prev = y3[n]
+        return states
+
+    # ---- the readout --------------------------------------------------------------------------------------------
+
+    def _inverse_output(self, y: np.ndarray, where: str) -> np.ndarray:
+        if self.output == "identity":
+            return y
+        if np.any(np.abs(y) >= 1):
+            raise ValueError(f"{where}: f_out = tanh needs teacher outputs in (−1, 1); squash them first")
+        return np.arctanh(y)
+
+    def fit(self, y_teacher: Any, u: Any = None, *, washout: int = 0) -> np.ndarray:
+        """W_out from a teacher-forced run (eq. 14): least squares of f_out⁻¹(y(n)) on x(n) for n > washout.
+
+        Returns the harvested states (T, B, N), washout included (`solve_readout` refits from them, e.g. for
+        another ridge λ, without running the reservoir again).
+        """
+        states = self.harvest(y_teacher, u)
+        self.solve_readout(states, y_teacher, washout=washout)
+        return states
+
+    def solve_readout(self, states: np.ndarray, y_teacher: Any, *, washout: int = 0) -> np.ndarray:
+        """W_out (L, N) from harvested states (T, B, N) and the teacher outputs they predict, the first `washout`
+        steps left out. With `ridge` λ > 0 it minimises ‖X W_outᵀ − Y‖² + λ‖W_out‖², solved as the least-squares
+        problem of [X; √λ I] (never XᵀX, whose condition number is the square of X's: at λ ~ 1e-16 the normal
+        equations lose every digit)."""
+        where = "ESN.solve_readout"
+        states = np.asarray(states, dtype=np.float64)
+        if states.ndim != 3 or states.shape[2] != self.n_units:
+            raise ValueError(f"{where}: states must have shape (T, B, {self.n_units}), got {states.shape}")
+        T = states.shape[0]
+        washout = whole_number(washout, "washout", where, minimum=0)
+        if washout >= T - 1:
+            raise ValueError(f"{where}: washout {washout} leaves fewer than 2 of the {T} states for the regression")
+        y3 = self._batch(None, y_teacher, None, where)[1]
+        if y3.shape[:2] != states.shape[:2]:
+            raise ValueError(f"{where}: y_teacher has {y3.shape[:2]} (steps, batch) but the states {states.shape[:2]}")
+        X = states[washout:].reshape(-1, self.n_units)
+        Y = self._inverse_output(y3[washout:].reshape(-1, self.output_size), where)
+        if self.ridge:  # [X; √λ I] W_outᵀ ≈ [Y; 0]: the ridge solution without squaring X's condition number
+            X = np.vstack([X, math.sqrt(self.ridge) * np.eye(self.n_units)])
+            Y = np.vstack([Y, np.zeros((self.n_units, self.output_size))])
+        self.W_out = np.linalg.lstsq(X, Y, rcond=None)[0].T
+        return self.W_out
+
+    def readout(self, x: np.ndarray) -> np.ndarray:
+        """ŷ = f_out(W_out x) for states (…, N)."""
+        if self.W_out is None:
+            raise ValueError("ESN.readout: the readout is not trained yet; call fit first")
+        o = np.asarray(x) @ self.W_out.T
+        return np.tanh(o) if self.output == "tanh" else o
+
+    def generate(self, n_steps: int, x: Any, y_last: Any, u: Any = None) -> np.ndarray:
+        """Free run: x(n+1) from x(n), u(n+1) and the output y(n), then ŷ(n+1) = f_out(W_out x(n+1)), fed back next.
+
+        x (N,) or (B, N) is the state reached by teacher forcing (e.g. the last row of `harvest`), y_last (L,) or
+        (B, L) the last observed output, which that state has not yet seen. Returns ŷ for the next n_steps steps,
+        (n_steps, B, L): row 0 is the one-step prediction, row k the (k+1)-step one.
+        """
+        steps = whole_number(n_steps, "n_steps", "ESN.generate")
+        x0 = np.asarray(x, dtype=np.float64)
+        B = 1 if x0.ndim == 1 else x0.shape[0]
+        state = self._state(x0, B, "ESN.generate")
+        y = np.asarray(y_last, dtype=np.float64).reshape(-1, self.output_size)
+        if y.shape[0] not in (1, B):
+            raise ValueError(f"ESN.generate: y_last must have shape ({self.output_size},) or ({B}, {self.output_size})")
+        y = np.broadcast_to(y, (B, self.output_size))
+        u3 = self._batch(u, None, steps, "ESN.generate")[0]
+        u3 = np.broadcast_to(u3, (steps, B, self.input_size)) if u3.shape[1] == 1 else u3
+        if u3.shape[:2] != (steps, B):
+            raise ValueError(f"ESN.generate: u must cover {steps} steps and batch {B}, got {u3.shape}")
+        out = np.empty((steps, B, self.output_size))
+        for n in range(steps):
+            state = self.update(state, u3[n], y)
+            y = out[n] = self.readout(state)
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"ESN(n_units={self.n_units}, input_size={self.input_size}, output_size={self.output_size}, "
+            f"|λ_max(W)|={float(np.max(np.abs(np.linalg.eigvals(self.W)))):.3g}, δ={self.delta:g}, C={self.C:g}, "
+            f"a={self.a:g}, output={self.output!r}, seed={self.seed!r})"
+        )
+
+
+def nrmse(pred: Any, target: Any, variance: float) -> float:
+    """NRMSE = √(Σ_i (y_i − ŷ_i)² / (N σ²)) over the N values (Report 148, eq. 25; σ² the signal's variance).
+
+    This divides by the variance under the root, i.e. by the standard deviation outside it — not by the range.
+    """
+    p, t = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    if p.shape != t.shape or p.size == 0:
+        raise ValueError(f"nrmse: predictions {p.shape} and targets {t.shape} must have the same, non-empty shape")
+    var = _positive(variance, "variance", "nrmse")
+    return float(np.sqrt(np.mean((t - p) ** 2) / var))
