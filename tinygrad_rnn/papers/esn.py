@@ -115,11 +115,13 @@ def esn_trials(
     # the last state has been fed values 1 … 999 (it predicts value 1000); generate feeds value 1000 and runs free:
     # its predictions are values 1001 … 1084, the 84th is 84 steps after the last teacher value
     out = {}
-    for f_out, lam in readouts:
-        esn.output, esn.ridge = f_out, float(lam)
-        esn.solve_readout(states, y_train, washout=WASHOUT)
-        pred = esn.generate(HORIZON, tf[-1], z[:, TEACHER - 1 : TEACHER], u=np.full((HORIZON, 1, 1), BIAS))
-        out[(f_out, float(lam))] = data.unsquash(pred[:, :, 0])
+    for f_out in dict.fromkeys(f for f, _ in readouts):  # one SVD per output function for all its λ
+        esn.output = f_out
+        lams = [float(lam) for f, lam in readouts if f == f_out]
+        for lam, W_out in zip(lams, esn.readout_path(states, y_train, lams, washout=WASHOUT)):
+            esn.W_out = W_out
+            pred = esn.generate(HORIZON, tf[-1], z[:, TEACHER - 1 : TEACHER], u=np.full((HORIZON, 1, 1), BIAS))
+            out[(f_out, lam)] = data.unsquash(pred[:, :, 0])
     return out
 
 
