@@ -232,7 +232,8 @@ def _report(cfg: dict, rates: dict, histories: dict, timer: Timer, out_dir: Any,
             used = h["updates"]
             lines.append(
                 f"  T = {T:3d} {label:11s}: {spread(rates[kind, T])}; {used} updates = {used * BATCH} training "
-                f"sequences; runs ≥ 99 %: {int(np.sum(rates[kind, T] >= 0.99))}/{S}"
+                f"sequences; runs ≥ 99 %: {int(np.sum(rates[kind, T] >= 0.99))}/{S}; per seed "
+                + " ".join(f"{v:.3f}" for v in rates[kind, T])
             )
     lines.append(
         "  paper: LSTM at T = 100: 1 wrong of 2560 after 74,000 training sequences (10 trials); BPTT/RTRL fail "
@@ -246,7 +247,7 @@ def _report(cfg: dict, rates: dict, histories: dict, timer: Timer, out_dir: Any,
     return result.finish(lines, timer)
 
 
-def plt_colormap(name: str):
+def _colormap(name: str) -> Any:
     """A matplotlib colormap by name (matplotlib is imported by the time a figure is drawn)."""
     import matplotlib
 
@@ -276,7 +277,7 @@ def _figure(path: Path, cfg: dict, rates: dict, histories: dict) -> Path | None:
         )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="center right")
-        shades = {"lstm": plt_colormap("Blues"), "rnn": plt_colormap("Reds")}
+        shades = {"lstm": _colormap("Blues"), "rnn": _colormap("Reds")}
         for (kind, T), h in histories.items():
             shade = shades[kind](0.45 + 0.55 * cfg["lengths"].index(T) / max(len(cfg["lengths"]) - 1, 1))
             ax2.plot(
