@@ -156,6 +156,8 @@ def test_esn_forecasts_mackey_glass_84_steps_within_the_target():
         assert nrmse(p[-1], d.test[:, -1], d.variance) < 2e-3
         assert nrmse(p[0], d.test[:, 1000], d.variance) < 1e-3  # one step ahead
     assert nrmse(d.test[:, 999], d.test[:, -1], d.variance) > 0.5  # repeating the last value: no skill
+    with pytest.raises(ValueError, match="esn_trials: blocks must be 'test' or 'validation'"):
+        bench.esn_trials(d, 0, blocks="train")
 
 
 def test_sparse_product_equals_the_dense_one():

@@ -106,6 +106,8 @@ def esn_trials(
     The reservoir runs once; each readout (f_out "tanh" or "identity", ridge λ) only refits W_out: the
     teacher-forced states depend on neither.
     """
+    if blocks not in ("test", "validation"):
+        raise ValueError(f"esn_trials: blocks must be 'test' or 'validation', got {blocks!r}")
     esn = ESN(n_units, seed=seed)
     y_train = data.squash(data.train)[:, None]
     states = esn.harvest(y_train, u=np.full((TRAIN, 1), BIAS))
