@@ -1,6 +1,7 @@
 """Time to draw the lecture RNN's unrolled graph: build (forward + backward), DOT text (`to_dot`), render (PNG).
 
-    python benchmarks/bench_draw.py            # T = 10, 100, 1000 with steps collapsed; T = 100 expanded
+    python benchmarks/bench_draw.py            # T = 10, 100, 1000 with steps collapsed; T = 10, 100 expanded;
+                                               # T = 1000 with steps="auto" (22,000 nodes: collapses by itself)
     python benchmarks/bench_draw.py --repeat 3 # median of 3 runs each
 
 Rendering is Graphviz's `dot` running as a separate process; its time is most of the total.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_rnn.draw import render_dot, to_dot
+from tinygrad_rnn.draw import Style, render_dot, to_dot
 from tinygrad_rnn.rnn import RNN
 
 CASES = (
@@ -25,6 +26,7 @@ CASES = (
     (1000, "collapse"),
     (10, "expand"),
     (100, "expand"),
+    (1000, "auto"),
 )
 
 
@@ -36,7 +38,7 @@ def one_run(T: int, steps: str, directory: Path) -> tuple[float, float, float, i
     L = rnn.loss(rng.standard_normal((T, 3)), rng.integers(0, 3, size=T))
     L.backward()
     t1 = time.perf_counter()
-    source = to_dot(L, steps=steps, grads=True, heatmap="grad")
+    source = to_dot(L, Style(steps=steps, grads=True, heatmap="grad"))
     t2 = time.perf_counter()
     dot_path = directory / f"T{T}_{steps}.dot"
     dot_path.write_text(source, encoding="utf-8")

@@ -12,6 +12,7 @@
 
 # %%
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +28,18 @@ HIDDEN = 8 if SMOKE else 64
 SEQ = 25  # characters per truncated-BPTT chunk
 EPOCHS = 1 if SMOKE else 20
 SAMPLE_EVERY = 8 if SMOKE else 500  # updates between printed samples
-VIZ = Path(os.environ.get("TINYGRAD_RNN_VIZ_DIR", Path(__file__).resolve().parent.parent / "viz"))
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # a notebook runs in examples/
+VIZ = Path(os.environ.get("TINYGRAD_RNN_VIZ_DIR", HERE.parent / "viz"))
+IN_NOTEBOOK = "ipykernel" in sys.modules
+
+
+def show(path):
+    """In a notebook, the picture just written, inline (a script only writes it)."""
+    if IN_NOTEBOOK:
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+
 
 text = load_text("coriolanus")
 if SMOKE:
@@ -54,7 +66,7 @@ print(f"uniform guess: {uniform_loss:.3f} nats/char; character frequencies only:
 
 # %%
 rnn = RNN(K, HIDDEN, K, seed=0)
-opt = Adagrad(rnn.parameters(), lr=0.1)
+opt = Adagrad(rnn.parameters(), lr=0.1, eps_inside=True)  # min-char-rnn's form: η g / √(G + 1e-8)
 samples = []
 
 
@@ -120,3 +132,4 @@ if plt is not None:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     print(f"\nplot written to {out}")
+    show(out)

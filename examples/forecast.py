@@ -44,7 +44,19 @@ N_MG = 300 if SMOKE else 1500  # Mackey–Glass samples (one every 3 time units)
 HORIZON = 5 if SMOKE else 30  # closed-loop forecast length
 CONTEXT = 20 if SMOKE else 40  # observed values that warm the state up before a closed-loop forecast
 WINDOW = 20 if SMOKE else 40
-VIZ = Path(os.environ.get("TINYGRAD_RNN_VIZ_DIR", Path(__file__).resolve().parent.parent / "viz"))
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # a notebook runs in examples/
+VIZ = Path(os.environ.get("TINYGRAD_RNN_VIZ_DIR", HERE.parent / "viz"))
+IN_NOTEBOOK = "ipykernel" in sys.modules
+
+
+def show(path):
+    """In a notebook, the picture just written, inline (a script only writes it)."""
+    if IN_NOTEBOOK:
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+
+
 t_start = time.perf_counter()
 
 
@@ -221,6 +233,7 @@ if plt is not None:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     print(f"\nplot written to {out}")
+    show(out)
 
     # one-step predictions over the whole sunspot test part
     s = series["sunspots"]
@@ -242,5 +255,6 @@ if plt is not None:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     print(f"plot written to {out}")
+    show(out)
 
 print(f"\ntotal {time.perf_counter() - t_start:.1f} s", file=sys.stderr)

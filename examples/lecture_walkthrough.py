@@ -113,6 +113,17 @@ check = report.compare(rnn, xs, ys)
 print(check)
 
 # %% [markdown]
+# ## The unrolled graph with its gradients
+# Each node is coloured by how far the lecture's *printed* formula is from autodiff (green: agrees; red: wrong;
+# grey: not in the lecture). In a notebook the picture appears below the cell.
+
+# %%
+from tinygrad_rnn.draw import draw  # noqa: E402  (drawing needs graphviz, the rest of the walkthrough does not)
+
+graph = draw(check.loss, grads=True, collapse=("softmax", "cross_entropy"), annotations=check.annotations("printed"))
+graph  # noqa: B018  (a notebook shows the value of its last line)
+
+# %% [markdown]
 # ## Truncated BPTT
 # Training in chunks of k steps carries h_t into the next chunk detached: the gradient stops there.
 
@@ -120,12 +131,8 @@ print(check)
 k = 2
 cut = lecture.truncated_bptt_gradients(**P, xs=xs, ys=ys, k=k)
 rnn.zero_grad()
-total, state = None, None
-for start in range(0, len(xs), k):  # the engine: one chunk at a time, the last state carried in detached
-    chunk_loss = rnn.loss(xs[start : start + k], ys[start : start + k], h0=state)
-    state = rnn.trace.h[-1].detach()
-    total = chunk_loss if total is None else total + chunk_loss
-total.backward()
+for _, _, chunk_loss in rnn.chunks(xs, ys, k):  # the engine: one chunk at a time, the last state carried in detached
+    chunk_loss.backward()
 show(f"∇U truncated every {k} steps", cut["U"], rnn.U.grad)
 print(f"full BPTT ∇U differs from it by {np.max(np.abs(right['U'] - cut['U'])):.1e}\n")
 

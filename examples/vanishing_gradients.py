@@ -18,6 +18,7 @@
 
 # %%
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -33,7 +34,19 @@ HIDDEN = 8 if SMOKE else 32
 RADII = (0.5, 3.0) if SMOKE else (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
 BATCH, TRIALS = (2, 1) if SMOKE else (8, 3)
 TRAIN_STEPS = 5 if SMOKE else 150  # SGD updates in the clipping experiment
-VIZ = Path(os.environ.get("TINYGRAD_RNN_VIZ_DIR", Path(__file__).resolve().parent.parent / "viz"))
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # a notebook runs in examples/
+VIZ = Path(os.environ.get("TINYGRAD_RNN_VIZ_DIR", HERE.parent / "viz"))
+IN_NOTEBOOK = "ipykernel" in sys.modules
+
+
+def show(path):
+    """In a notebook, the picture just written, inline (a script only writes it)."""
+    if IN_NOTEBOOK:
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+
+
 t_start = time.perf_counter()
 
 
@@ -61,6 +74,7 @@ print(sweep)
 if PLOTS:
     VIZ.mkdir(parents=True, exist_ok=True)
     print("wrote", dynamics.plot_sweep(sweep, VIZ / "vanishing_gradients.png"))
+    show(VIZ / "vanishing_gradients.png")
 
 # %% [markdown]
 # What the table shows:
@@ -201,6 +215,7 @@ if PLOTS:
     fig.savefig(VIZ / "gradient_clipping.png", dpi=110)
     plt.close(fig)
     print("wrote", VIZ / "gradient_clipping.png")
+    show(VIZ / "gradient_clipping.png")
 
 # %% [markdown]
 # From ρ = 1 the gradient norm stays near 1, clipping hardly ever acts and both runs learn the pattern alike. From

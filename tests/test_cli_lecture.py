@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tinygrad_rnn import cli, ops
+from tinygrad_rnn import cli, demo, ops
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 
@@ -48,7 +49,7 @@ def test_check_exits_1_when_the_engine_gradient_is_wrong(capsys, monkeypatch):
     "argv, message",
     [
         (["check", "--steps", "0"], "argument --steps: expected a whole number ≥ 1, got 0"),
-        (["check", "--hidden", "four"], "argument --hidden: expected a whole number, got 'four'"),
+        (["check", "--hidden", "four"], "argument --hidden: expected a whole number ≥ 1 and ≤ 4096, got 'four'"),
         (["check", "--seed", "-1"], "argument --seed: expected a whole number ≥ 0, got -1"),
         (["check", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["demo", "extra"], "unrecognized arguments: extra"),
@@ -87,10 +88,10 @@ def test_demo_writes_to_the_current_directory_by_default(capsys, tmp_path, monke
 
 
 def test_demo_reports_a_drawing_failure_and_exits_1(capsys, monkeypatch, tmp_path):
-    def fail(loss, path, report=None):
+    def fail(report, path):
         raise RuntimeError("dot is not installed")
 
-    monkeypatch.setattr(cli, "_draw_demo", fail)
+    monkeypatch.setattr(demo, "draw_demo", fail)
     code, out, err = run(capsys, "demo", "--out", str(tmp_path / "x.png"))
     assert code == 1
     assert "quantity" in out  # the table was still printed
@@ -100,11 +101,11 @@ def test_demo_reports_a_drawing_failure_and_exits_1(capsys, monkeypatch, tmp_pat
 def test_demo_draws_the_graph_that_was_differentiated(monkeypatch, capsys):
     seen = {}
 
-    def record(loss, path, report=None):
-        seen["loss"], seen["path"], seen["report"] = loss, path, report
-        return path
+    def record(report, path):
+        seen["loss"], seen["path"], seen["report"] = report.loss, path, report
+        return Path(path)
 
-    monkeypatch.setattr(cli, "_draw_demo", record)
+    monkeypatch.setattr(demo, "draw_demo", record)
     code, _, _ = run(capsys, "demo")
     assert code == 0 and seen["path"] == "tinygrad_rnn_demo.png"
     assert seen["loss"].name == "L" and seen["loss"].grad is not None

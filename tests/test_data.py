@@ -91,7 +91,7 @@ def test_mackey_glass_is_the_chaotic_attractor_and_converges_in_dt():
 def test_mackey_glass_rejects_bad_steps():
     with pytest.raises(ValueError, match="tau/dt must be a whole number"):
         data.mackey_glass(10, dt=0.3)
-    with pytest.raises(ValueError, match="mackey_glass: n must be ≥ 1"):
+    with pytest.raises(ValueError, match="mackey_glass: n must be a whole number ≥ 1"):
         data.mackey_glass(0)
 
 
@@ -128,7 +128,7 @@ def test_nan_and_empty_series_get_clear_errors():
         data.check_series([])
     with pytest.raises(ValueError, match=r"expected a series of shape \(T,\) or \(T, D\), got shape \(2, 2, 2\)"):
         data.check_series(np.zeros((2, 2, 2)))
-    with pytest.raises(ValueError, match="window must be an int ≥ 1"):
+    with pytest.raises(ValueError, match="window must be a whole number ≥ 1"):
         data.sliding_windows(np.arange(5.0), 0)
 
 

@@ -3,6 +3,7 @@ determinism, label escaping, rendering, the missing-`dot` error, the gallery and
 
 from __future__ import annotations
 
+import html as xml
 import importlib.util
 import math
 import re
@@ -17,13 +18,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_rnn import Tensor, scope
+from tinygrad_rnn import Tensor, composite, scope
 from tinygrad_rnn import functional as F
+from tinygrad_rnn.annotations import Annotation, Annotations
+from tinygrad_rnn.dot import _heat_index
 from tinygrad_rnn.draw import (
-    CHECK,
     HEAT,
     GraphvizNotFoundError,
-    _heat_index,
     backward_steps,
     draw,
     heat_scale,
@@ -111,15 +112,17 @@ def expanded_counts(T: int) -> tuple[int, int]:
 def test_one_cluster_per_step_in_time_order_and_counts_follow_the_formula(T):
     _, L = rnn_loss(T)
     dot = Dot(to_dot(L))
-    assert [dot.cluster_labels[c] for c in dot.top_clusters] == [f"t = {t}" for t in range(1, T + 1)]
+    # the initial state h_0 (made by the model in the scope "t=0") has a small cluster of its own, before t = 1
+    assert [dot.cluster_labels[c] for c in dot.top_clusters] == [f"t = {t}" for t in range(0, T + 1)]
     assert (len(dot.nodes), len(dot.edges)) == expanded_counts(T)
     for t in range(1, T + 1):  # every named node of step t sits in the cluster of step t
         for name in (f"x_{t}", f"h_{t}", f"o_{t}", f"ŷ_{t}", f"L_{t}"):
             (node,) = dot.named(name)
             assert dot.step_of(node) == f"t = {t}", name
-    for name in ("h_0", "L"):
-        (node,) = dot.named(name)
-        assert dot.step_of(node) is None, name
+    (h0,) = dot.named("h_0")
+    assert dot.step_of(h0) == "t = 0"
+    (loss,) = dot.named("L")
+    assert dot.step_of(loss) is None
 
 
 @pytest.mark.parametrize("T", [1, 3, 4])
@@ -188,7 +191,8 @@ def test_running_sum_of_losses_travels_with_the_steps_when_collapsed():
     """A loss summed as L_1 + L_2 + … (outside the steps) folds into the steps: a chain, not T edges into one."""
     rng = np.random.default_rng(0)
     W = Tensor(rng.standard_normal((2, 2)), requires_grad=True, name="W")
-    h, total = Tensor(np.zeros(2), name="h_0"), None
+    with scope("t=0"):  # where the models make their initial states
+        h, total = Tensor(np.zeros(2), name="h_0"), None
     for t in range(1, 6):
         with scope(f"t={t}"):
             h = (W @ h + Tensor(rng.standard_normal(2), name=f"x_{t}")).tanh()
@@ -353,10 +357,9 @@ def test_render_refuses_unknown_formats(tmp_path):
 @pytest.mark.parametrize(
     "options, message",
     [
-        (dict(steps="fold"), "steps must be 'expand' or 'collapse'"),
+        (dict(steps="fold"), "steps must be 'auto', 'expand' or 'collapse'"),
         (dict(direction="RL"), "direction must be 'LR' or 'TB'"),
         (dict(heatmap="hot"), "heatmap must be None, 'grad' or 'value'"),
-        (dict(formula="slides"), "formula must be 'corrected' or 'printed'"),
         (dict(fan_edges="some"), "fan_edges must be"),
         (dict(wrap=0), "wrap must be a whole number"),
     ],
@@ -397,22 +400,46 @@ def test_frames_one_picture_per_backward_step(tmp_path):
     assert "∇" in Dot(last).nodes[Dot(last).named("W")[0]]
 
 
-def test_lecture_comparison_colours_nodes_by_the_formula_error():
-    from tinygrad_rnn.report import compare
+def test_lecture_annotations_colour_nodes_by_the_formula_error():
+    from tinygrad_rnn.report import CHECK_COLOURS, compare
 
     vocab = "hel"
     xs = np.eye(3)[[vocab.index(c) for c in "hel"]]
     ys = np.array([vocab.index(c) for c in "ell"])
     report = compare(RNN(3, 3, 3, seed=0), xs, ys)
-    corrected = Dot(to_dot(report.loss, compare=report))
-    printed = Dot(to_dot(report.loss, compare=report, formula="printed"))
+    corrected = Dot(to_dot(report.loss, annotations=report.annotations()))
+    printed_source = to_dot(report.loss, annotations=report.annotations("printed"))
+    printed = Dot(printed_source)
+    ok, wrong, absent = (CHECK_COLOURS[k][0] for k in ("ok", "wrong", "not in the lecture"))
     for q in ("W", "U", "V", "b", "c", "h_1", "h_3", "o_2"):
         (node,) = corrected.named(q)
-        assert corrected.fill(node) == CHECK["ok"], q
+        assert corrected.fill(node) == ok, q
         assert "lecture ‖·‖" in corrected.nodes[node]
     colours = {q: printed.fill(printed.named(q)[0]) for q in ("W", "U", "h_1", "b", "V")}
-    assert colours["W"] == colours["U"] == colours["h_1"] == CHECK["wrong"]  # the printed recursion is wrong
-    assert colours["b"] == CHECK["n/a"] and colours["V"] == CHECK["ok"]  # no printed ∇b; ∇V is right
+    assert colours["W"] == colours["U"] == colours["h_1"] == wrong  # the printed recursion is wrong
+    assert colours["b"] == absent and colours["V"] == ok  # no printed ∇b; ∇V is right
+    assert "lecture (as printed) vs autodiff:" in printed_source  # the annotations' legend, under its heading
+    assert html(CHECK_COLOURS["wrong"][1]) in printed_source
+
+
+def test_annotations_are_generic_rows_and_fill_keyed_by_name_or_node():
+    _, L = rnn_loss(2)
+    rows = (("checked", "#123456"), ("twice", "#654321"))
+    notes = Annotations(
+        {"h_1": Annotation(rows, "#abcdef", "fine"), L: Annotation(fill="#0f0f0f")},
+        legend=(("#abcdef", "fine"),),
+        heading="my checker",
+    )
+    dot = Dot(to_dot(L, annotations=notes))
+    (h1,) = dot.named("h_1")
+    assert dot.fill(h1) == "#abcdef"
+    assert 'COLOR="#123456">checked</FONT>' in dot.nodes[h1] and 'COLOR="#654321">twice</FONT>' in dot.nodes[h1]
+    (loss,) = dot.named("L")
+    assert dot.fill(loss) == "#0f0f0f"
+    assert "my checker:" in to_dot(L, annotations=notes)
+    assert "my checker" not in to_dot(L, annotations=notes, legend=False)
+    with pytest.raises(TypeError, match="draw: annotations must be an Annotations"):
+        draw(L, annotations={"h_1": "red"})
 
 
 def test_detach_is_dashed_with_scissors_and_a_lost_source_is_a_ghost():
@@ -461,7 +488,8 @@ def test_cli_draw_writes_picture_and_dot(tmp_path, capsys):
     assert code == 0 and out.exists() and out.with_suffix(".dot").exists()
     assert str(out) in capsys.readouterr().out
     dot = Dot(out.with_suffix(".dot").read_text(encoding="utf-8"))
-    assert len(dot.top_clusters) == 2 and len([n for n, a in dot.nodes.items() if "<B>softmax</B>" in a]) == 2
+    assert [dot.cluster_labels[c] for c in dot.top_clusters] == ["t = 0", "t = 1", "t = 2"]
+    assert len([n for n, a in dot.nodes.items() if "<B>softmax</B>" in a]) == 2
 
 
 def test_cli_draw_needs_an_output(capsys):
@@ -532,7 +560,7 @@ def test_digraph_shows_itself_in_jupyter():
     _, L = rnn_loss(1)
     bundle = draw(L, grads=True)._repr_mimebundle_()  # what Jupyter calls to display the returned Digraph
     svg = bundle["image/svg+xml"]
-    assert svg.lstrip().startswith("<?xml") and svg.count('class="cluster"') == 3  # t = 1, softmax, cross_entropy
+    assert svg.lstrip().startswith("<?xml") and svg.count('class="cluster"') == 4  # t = 0, t = 1, softmax, c.-e.
 
 
 def test_nested_scopes_nest_and_a_lone_leaf_draws():
@@ -554,3 +582,88 @@ def test_nested_scopes_nest_and_a_lone_leaf_draws():
         assert [dot.cluster_labels[c] for c in path] == [f"t = {t}", "gate"]
     lone = Dot(to_dot(Tensor(3.0, name="c")))
     assert len(lone.nodes) == 1 and lone.named("c") and not lone.edges
+
+
+# ---- hardening: text Graphviz would misread, odd names (issue 16, class 6) ------------------------------------------
+
+
+def rendered(source: str) -> str:
+    """The SVG that `dot` makes of `source` (the test fails when dot rejects it)."""
+    proc = subprocess.run(["dot", "-Tsvg"], input=source.encode("utf-8"), capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout.decode("utf-8")
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [xml.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def svg_tooltips(svg: str) -> list[str]:
+    return [xml.unescape(t) for t in re.findall(r'xlink:title="([^"]*)"', svg)]
+
+
+def small_graph(name: object = "a", label: str = "t=1"):
+    a = Tensor([1.0, 2.0], requires_grad=True, name=name)
+    with scope(label):
+        h = (a * a).tanh()
+        h.name = name
+    L = h.sum()
+    L.name = "L"
+    L.backward()
+    return L
+
+
+@needs_dot
+@pytest.mark.parametrize("steps", ["expand", "collapse"])
+def test_empty_scope_and_composite_labels_write_no_empty_font(steps):
+    a = Tensor([1.0, 2.0], requires_grad=True, name="a")
+    with scope("t=1/"):  # a scope nested in t=1 with an empty label
+        h = a.tanh()
+        h.name = "h"
+    with scope("/x"):  # an empty top-level label
+        with composite(""):
+            k = h * 2.0
+    L = k.sum()
+    L.name = "L"
+    L.backward()
+    source = to_dot(L, steps=steps, grads=True)
+    assert not re.search(r"<FONT[^>]*></FONT>|<B></B>", source)  # an empty element is a syntax error for dot
+    rendered(source)
+
+
+@needs_dot
+@pytest.mark.parametrize("name", ["a\\Nb", "\\G", "\\L\\T\\H\\E", "x\\", '\\"q', "\\\\N"])
+def test_graphviz_escapes_in_names_stay_literal(name):
+    L = small_graph(name)
+    svg = rendered(to_dot(L, title=name))
+    assert svg_texts(svg).count(name) >= 3  # the leaf's box, h's box and the title: not the node's or graph's name
+    assert sum(t.startswith(f"{name} (leaf)") for t in svg_tooltips(svg)) == 1
+
+
+@needs_dot
+def test_names_beyond_graphviz_string_limit_are_clipped():
+    long = "x" * 20_000  # Graphviz refuses any string longer than 16,384 bytes
+    a = Tensor(np.arange(3000.0), requires_grad=True, name=long)
+    with scope("s" * 20_000):
+        h = a.tanh()
+        h.name = long
+    L = h.sum()
+    L.name = "L"
+    L.backward()
+    rows = (("r" * 20_000, "#000000"),) * 50
+    notes = Annotations({"L": Annotation(rows, "#ffffff")}, legend=(("#ffffff", "m" * 20_000),) * 40, heading="q" * 999)
+    source = to_dot(L, values=True, grads=True, title=long, annotations=notes, max_numbers=10**6)
+    svg = rendered(source)
+    assert "x" * 79 + "…" in svg_texts(svg) and max(map(len, svg_texts(svg))) < 205
+    assert max(map(len, source.splitlines())) < 16_384
+
+
+@pytest.mark.parametrize("name", [5, 2.5, ("h", 1), b"raw"])
+@pytest.mark.parametrize("steps", ["expand", "collapse"])
+def test_any_name_draws_as_its_text(name, steps):
+    L = small_graph(name)
+    source = to_dot(L, steps=steps, grads=True)
+    if steps == "expand":
+        assert len(Dot(source).named(str(name))) == 2  # the leaf and h
+    else:
+        assert html(str(name)) in source  # the step box names the state it passes on

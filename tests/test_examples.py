@@ -51,6 +51,10 @@ EXPECTED = {
         ["Spectral-radius sweep", "vanishing"],
         ["vanishing_gradients.png", "gradient_clipping.png"],
     ),
+    "to_pytorch": (
+        ["updates on the engine: loss", "transform: Standardizer"],
+        ["to_pytorch_engine_loss.png"],
+    ),
 }  # fmt: skip
 
 

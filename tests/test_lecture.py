@@ -363,10 +363,6 @@ def test_output_gradient_is_yhat_minus_y(o, seed):
 # ---- bad input ---------------------------------------------------------------------------------------------------
 
 
-def arrays_of(rnn):
-    return rnn.arrays()
-
-
 @pytest.mark.parametrize(
     "fn", [lecture.bptt_gradients, lecture.loss, lambda *a, **k: lecture.truncated_bptt_gradients(*a, **k, k=2)]
 )

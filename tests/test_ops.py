@@ -15,10 +15,6 @@ def leaf(a):
     return Tensor(a, requires_grad=True)
 
 
-def np_tanh_composed_reference(a):
-    return np.tanh(a)
-
-
 # (name, engine function, numpy reference, strategy for the input)
 UNARY = [
     ("neg", lambda x: -x, lambda a: -a, arrays()),

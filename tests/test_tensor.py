@@ -200,8 +200,8 @@ def test_bad_axis_and_index_errors():
         x[5]
     with pytest.raises(ValueError, match="reshape"):
         x.reshape(4)
-    with pytest.raises(TypeError, match="constant scalar exponent"):
-        x ** Tensor(2.0)
+    with pytest.raises(TypeError, match="pow: the exponent must be a real number or a tensor"):
+        x ** "2"
 
 
 def test_stack_and_concatenate_errors():

@@ -1,7 +1,5 @@
 """The training loop: truncated BPTT equals the lecture's hand-truncated gradients, training learns, progress line."""
 
-import io
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,7 +11,7 @@ from tinygrad_rnn.lstm import GRU, LSTM
 from tinygrad_rnn.optim import SGD, Adagrad, Adam
 from tinygrad_rnn.rnn import RNN
 from tinygrad_rnn.tensor import Tensor
-from tinygrad_rnn.train import Progress, chunk_bounds, fit, sample_text, tbptt_backward, train_sequence
+from tinygrad_rnn.train import chunk_bounds, fit, sample_text, tbptt_backward, train_sequence
 
 
 @given(
@@ -107,27 +105,29 @@ def test_fit_stops_on_a_non_finite_loss():
         fit(lambda i: (w * np.nan).sum(), SGD([w], lr=0.1), 2)
 
 
-class FakeTTY(io.StringIO):
-    def isatty(self):
-        return True
+def test_progress_is_a_tqdm_bar_with_the_loss(capsys):
+    w = Tensor(np.array([3.0]), requires_grad=True, name="w")
+    fit(lambda i: (w * w).sum(), SGD([w], lr=0.1), 5, progress=True, desc="epoch")
+    err = capsys.readouterr().err
+    assert "epoch" in err and "5/5" in err and "loss=" in err and "100%" in err
+    fit(lambda i: (w * w).sum(), SGD([w], lr=0.1), 5)
+    assert capsys.readouterr().err == ""
 
 
-def test_progress_rewrites_one_line_on_a_terminal_and_prints_lines_otherwise():
-    tty = FakeTTY()
-    bar = Progress(4, "epoch", stream=tty)
-    for i in range(1, 5):
-        bar.update(i, loss=1.0 / i)
-    bar.close()
-    out = tty.getvalue()
-    assert out.count("\r") == 4 and out.count("\n") == 1 and "[####################] 4/4  loss=0.25" in out
-    plain = io.StringIO()
-    bar = Progress(100, "epoch", stream=plain, every=25)
-    for i in range(1, 101):
-        bar.update(i, loss=float(i))
-    bar.close()
-    lines = plain.getvalue().splitlines()
-    assert len(lines) == 4 and "\r" not in plain.getvalue()
-    assert lines[0].startswith("epoch [#####...............] 25/100  loss=25")
+def test_history_plot_draws_loss_and_clipped_gradient_norms(tmp_path):
+    pytest.importorskip("matplotlib")
+    w = Tensor(np.array([30.0, -40.0]), requires_grad=True, name="w")
+    hist = fit(lambda i: (w * w).sum(), SGD([w], lr=0.05), 20, clip=1.0)
+    assert hist.clip == 1.0
+    fig = hist.plot(tmp_path / "loss.png")
+    top, bottom = fig.axes
+    labels = [line.get_label() for line in bottom.get_lines()]
+    assert labels[:2] == ["‖∇θ‖ before clipping", "after clipping to 1"] and len(labels) == 3  # and the threshold
+    np.testing.assert_allclose(bottom.get_lines()[1].get_ydata(), np.minimum(hist.grad_norm, 1.0))
+    np.testing.assert_allclose(top.get_lines()[0].get_ydata(), hist.loss)
+    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="no update was recorded"):
+        type(hist)().plot()
 
 
 # ---------------------------------------------------------------------------------------------------- the CLI
@@ -135,7 +135,7 @@ def test_cli_train_forecast_prints_the_rmse_table_and_saves(tmp_path, capsys):
     from tinygrad_rnn.cli import main
 
     path = tmp_path / "model.npz"
-    assert main(["train", "forecast", "--series", "sine", "--steps", "30", "--hidden", "6", "--window", "20",
+    assert main(["train", "forecast", "--series", "sine", "--updates", "30", "--hidden", "6", "--window", "20",
                  "--horizon", "5", "--quiet", "--save", str(path)]) == 0  # fmt: skip
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split()[-2:] for line in out.splitlines() if line.startswith("                 ")}
@@ -156,8 +156,13 @@ def test_cli_train_chars_with_lstm_and_the_errors(tmp_path, capsys):
     assert "20 characters, 4 distinct; 8 updates" in out and "sample:\na" in out
     text.write_text("", encoding="utf-8")
     assert main(["train", "chars", "--text", str(text), "--quiet"]) == 2
-    assert "the text is empty" in capsys.readouterr().err
-    assert main(["train", "forecast", "--model", "lstm", "--teacher-forcing", "0.5", "--quiet"]) == 2
-    assert "needs --model rnn" in capsys.readouterr().err
+    assert "the text needs at least 2 characters" in capsys.readouterr().err
+    argv = ["train", "forecast", "--model", "gru", "--teacher-forcing", "0.5", "--updates", "3", "--quiet"]
+    assert main(argv) == 0  # every model steps, so every model trains free-running
+    assert "GRU, H=16" in capsys.readouterr().out
+    assert main([*argv, "--tbptt", "5"]) == 2
+    assert "tbptt applies to teacher-forced training" in capsys.readouterr().err
+    assert main(["train", "chars", "--save", str(tmp_path / "no" / "such" / "m.npz"), "--quiet"]) == 2
+    assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "forecast", "--teacher-forcing", "1.5"])

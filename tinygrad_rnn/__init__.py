@@ -12,21 +12,32 @@ from tinygrad_rnn.tensor import (
     scope,
     stack,
     topological_order,
+    where,
 )
 
 # Loaded on first use (`tinygrad_rnn.rnn`, ...): strategies needs hypothesis and draw needs graphviz, which a user
 # of the engine alone may not have.
-_LAZY = ("rnn", "lstm", "lecture", "draw", "strategies", "optim", "data", "train", "forecast", "dynamics", "module")
+_LAZY = (
+    "rnn", "lstm", "lecture", "draw", "strategies", "optim", "data", "train", "forecast", "dynamics", "module",
+    "inputs", "report", "annotations", "models", "demo", "fmt", "torch_bridge", "exercise", "layout", "dot",
+    "checkpoint", "explorer", "explorer_svg", "explorer_lecture",
+)  # fmt: skip
 
 
-def __getattr__(name: str):
+# Functions at the package's top that live in a module loaded on first use.
+_LAZY_FUNCTIONS = {"load_model": "models", "explore": "explorer"}
+
+
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         return importlib.import_module(f"tinygrad_rnn.{name}")
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(f"tinygrad_rnn.{_LAZY_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")
 
 
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY) + list(_LAZY_FUNCTIONS))
 
 
 __all__ = [
@@ -34,11 +45,14 @@ __all__ = [
     "composite",
     "concatenate",
     "detect_anomaly",
+    "explore",
     "functional",
     "gradcheck",
+    "load_model",
     "no_grad",
     "scope",
     "stack",
     "topological_order",
+    "where",
 ]
 __version__ = "0.1.0"

@@ -50,8 +50,9 @@ class Annotations:
     def of(self, node: Any) -> Annotation | None:
         """The annotation of `node`: given for the node itself, else for its name, else None."""
         note = self._by_node.get(id(node))
-        if note is None and getattr(node, "name", None) is not None:
-            note = self._by_name.get(node.name)
+        name = getattr(node, "name", None)
+        if note is None and isinstance(name, str):
+            note = self._by_name.get(name)
         return note
 
     def __len__(self) -> int:

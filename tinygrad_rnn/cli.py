@@ -3,18 +3,76 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser"]
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
-    return value
+def _number(kind: type, *, low: float | None = None, high: float | None = None, open_low: bool = False) -> Any:
+    """An argparse type: a finite int or float within [low, high] (low excluded when open_low); the message says
+    what was expected."""
+    word = "whole number" if kind is int else "finite number"
+    bounds = (f" > {low:g}" if open_low else f" ≥ {low:g}") if low is not None else ""
+    bounds += f" and ≤ {high:g}" if high is not None else ""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {word}{bounds}, got {text!r}") from None
+        bad_low = low is not None and (value <= low if open_low else value < low)
+        if not math.isfinite(value) or bad_low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected a {word}{bounds}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number(int, low=1)
+# Sizes beyond these would not fit in memory or would run for hours: refused up front, the limit named.
+MAX_SIZE, MAX_STEPS, MAX_RADIUS = 4096, 100_000, 100.0
+_size = _number(int, low=1, high=MAX_SIZE)
+_steps = _number(int, low=1, high=MAX_STEPS)
+# A drawing of more steps than this collapses them into one box each; building the graph itself stays quick.
+MAX_DRAW_STEPS = 5000
+_draw_steps = _number(int, low=1, high=MAX_DRAW_STEPS)
+_seed = _number(int, low=0)
+_unit = _number(float, low=0, high=1)
+_positive_float = _number(float, low=0, open_low=True)
+
+
+def _list_of(item: Any) -> Any:
+    """An argparse type: comma-separated values of `item`, e.g. 0.5,1,1.5."""
+
+    def parse(text: str) -> tuple:
+        return tuple(item(v) for v in text.split(","))
+
+    return parse
+
+
+def _unwritable(path: str | None) -> str:
+    """Why a file cannot be written at `path` ("" when it can, or when no path is given): checked before a job."""
+    if path is None:
+        return ""
+    folder = Path(path).expanduser().resolve().parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is not writable"
+    if Path(path).is_dir():
+        return "is a folder"
+    return ""
+
+
+def _fail(command: str, message: str) -> int:
+    """An argparse-style message on stderr; exit code 2 (bad usage)."""
+    print(f"tinygrad-rnn {command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,24 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each entry adds one subparser and sets `func` (args -> exit code) as its default.
-_SUBCOMMANDS: list = []
+_SUBCOMMANDS: list[Any] = []
 
 
 # ---- check, demo: the lecture's BPTT formulas against autodiff and finite differences ----------------------------
 
 
-def _seed(text: str) -> int:
-    """argparse type: an integer ≥ 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {value}")
-    return value
-
-
-def _add_lecture_commands(sub) -> None:
+def _add_lecture_commands(sub: Any) -> None:
     check = sub.add_parser(
         "check",
         help="compare autodiff, the lecture's BPTT (corrected and as printed) and finite differences",
@@ -55,11 +102,16 @@ def _add_lecture_commands(sub) -> None:
         "Exit code 0 when autodiff, the corrected formulas and finite differences agree, 1 otherwise.",
     )
     check.add_argument("--steps", type=positive_int, default=4, metavar="T", help="time steps T (default 4)")
-    check.add_argument("--batch", type=positive_int, default=None, metavar="B", help="batch size (default: unbatched)")
-    check.add_argument("--input", type=positive_int, default=3, metavar="D", help="input size D (default 3)")
-    check.add_argument("--hidden", type=positive_int, default=4, metavar="H", help="hidden size H (default 4)")
-    check.add_argument("--classes", type=positive_int, default=3, metavar="K", help="classes K (default 3)")
+    check.add_argument("--batch", type=_size, default=None, metavar="B", help="batch size (default: unbatched)")
+    check.add_argument("--input", type=_size, default=3, metavar="D", help="input size D (default 3)")
+    check.add_argument("--hidden", type=_size, default=4, metavar="H", help="hidden size H (default 4)")
+    check.add_argument("--classes", type=_size, default=3, metavar="K", help="classes K (default 3)")
     check.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
+    check.add_argument(
+        "--mine", default=None, metavar="FILE.py:FUNCTION",
+        help="check your own BPTT: a function with the signature of lecture.bptt_gradients (exit 0 correct, 1 not)",
+    )  # fmt: skip
+    check.add_argument("--draw", default=None, metavar="OUT.png", help="with --mine: the graph coloured by your error")
     check.set_defaults(func=_run_check)
     demo = sub.add_parser(
         "demo",
@@ -73,66 +125,42 @@ def _add_lecture_commands(sub) -> None:
     demo.set_defaults(func=_run_demo)
 
 
-def _run_check(args) -> int:
-    import numpy as np
+def _run_check(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.demo import check
 
-    from tinygrad_rnn.report import compare
-    from tinygrad_rnn.rnn import RNN
+    if args.draw is not None and args.mine is None:
+        return _fail("check", "--draw goes with --mine (the graph coloured by your own BPTT's error)")
+    if args.mine is not None:
+        from tinygrad_rnn.exercise import run_check_mine
 
-    rng = np.random.default_rng(args.seed)
-    batch = (args.batch,) if args.batch else ()
-    xs = rng.standard_normal((args.steps, *batch, args.input))
-    ys = rng.integers(0, args.classes, size=(args.steps, *batch))
-    report = compare(RNN(args.input, args.hidden, args.classes, seed=args.seed), xs, ys)
+        return run_check_mine(args.mine, draw=args.draw, seed=args.seed)
+
+    try:
+        report = check(args.steps, args.input, args.hidden, args.classes, seed=args.seed, batch=args.batch)
+    except ValueError as e:
+        return _fail("check", str(e))
     print(report)
     return 0 if report.ok else 1
 
 
-def demo_problem(**rnn_options):
-    """(rnn, xs, ys, text): the lecture RNN reading "hel" one-hot, predicting the next letters "ell" (D = H = K = 3).
+def _run_demo(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.demo import demo_problem, demo_report, draw_demo
 
-    The demo's problem, and the gallery's (viz/make_gallery.py); `rnn_options` go to RNN."""
-    import numpy as np
-
-    from tinygrad_rnn.rnn import RNN
-
-    vocab = "hel"
-    xs = np.eye(3)[[vocab.index(ch) for ch in "hel"]]
-    ys = np.array([vocab.index(ch) for ch in "ell"])
-    text = "inputs x_1..x_3 = 'h', 'e', 'l' (one-hot); targets y_1..y_3 = 'e', 'l', 'l'"
-    return RNN(3, 3, 3, seed=0, **rnn_options), xs, ys, text
-
-
-def _draw_demo(loss, path: str, report=None):
-    """Render the unrolled graph of `loss` (after backward) with its gradients; returns the PNG's path.
-
-    With the comparison `report`, every node with a lecture formula is coloured by how far the formula as printed
-    is from autodiff, so the picture shows where the printed equations go wrong."""
-    from tinygrad_rnn.draw import render
-
-    # softmax and cross-entropy as one box each keep the picture to one node per lecture symbol;
-    # viz/softmax_decomposition.png opens them up.
-    collapse = ("softmax", "cross_entropy")
-    if report is None:
-        return render(loss, path, grads=True, collapse=collapse)
-    return render(loss, path, grads=True, collapse=collapse, compare=report, formula="printed")
-
-
-def _run_demo(args) -> int:
-    from tinygrad_rnn.report import compare
-
-    rnn, xs, ys, text = demo_problem()
-    print(f"The lecture's RNN, T=3 steps: {text}\n")
-    report = compare(rnn, xs, ys)
+    if Path(args.out).is_dir():
+        return _fail("demo", f"--out {args.out} is a folder; give the PNG's path")
+    print(f"The lecture's RNN, T=3 steps: {demo_problem()[3]}\n")
+    report = demo_report()
     print(report)
     try:
-        path = _draw_demo(report.loss, args.out, report)
+        path = draw_demo(report, args.out)
+        from tinygrad_rnn.explorer_lecture import explore_demo
+
+        page = explore_demo(report, Path(args.out).with_suffix(".html"))
     except (ImportError, RuntimeError, OSError) as e:
         print(f"\ntinygrad-rnn demo: could not draw the graph: {e}", file=sys.stderr)
         return 1
-    from pathlib import Path
-
-    print(f"\nwrote the unrolled graph with its gradients to {Path(path).resolve()}")
+    print(f"\nwrote the unrolled graph with its gradients to {path.resolve()}")
+    print(f"wrote the explorer page to {page.resolve()} (open it in a browser)")
     return 0 if report.ok else 1
 
 
@@ -142,18 +170,10 @@ _SUBCOMMANDS.append(_add_lecture_commands)
 # ---- gradients: the spectral-radius sweep (vanishing / exploding gradients, lecture section 3) --------------------
 
 
-def _radii(text: str) -> tuple[float, ...]:
-    """argparse type: comma-separated positive numbers, e.g. 0.5,1,1.5."""
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.5,1,1.5, got {text!r}") from None
-    if not all(v > 0 and v != float("inf") for v in values):
-        raise argparse.ArgumentTypeError(f"spectral radii must be finite numbers > 0, got {text!r}")
-    return values
+_radii = _list_of(_number(float, low=0, open_low=True, high=MAX_RADIUS))
 
 
-def _add_gradients_command(sub) -> None:
+def _add_gradients_command(sub: Any) -> None:
     grads = sub.add_parser(
         "gradients",
         help="spectral-radius sweep: gradients vanish for ρ(U) < 1 and explode for ρ(U) well above 1",
@@ -161,16 +181,16 @@ def _add_gradients_command(sub) -> None:
         "step only, and print how much of ∇_{h_T}L reaches h_1 (read from the graph), the Jacobian product "
         "‖∂h_T/∂h_1‖₂ and the section-3 bound ‖U‖₂^(T−1).",
     )
-    grads.add_argument("--steps", type=positive_int, default=50, metavar="T", help="time steps T (default 50)")
-    grads.add_argument("--hidden", type=positive_int, default=32, metavar="H", help="hidden size H (default 32)")
+    grads.add_argument("--steps", type=_steps, default=50, metavar="T", help="time steps T (default 50)")
+    grads.add_argument("--hidden", type=_size, default=32, metavar="H", help="hidden size H (default 32)")
     grads.add_argument(
         "--radii", type=_radii, default=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0), metavar="R1,R2,...",
         help="spectral radii to sweep (default 0.5,0.75,1,1.25,1.5,2,3)",
     )  # fmt: skip
-    grads.add_argument("--batch", type=positive_int, default=8, metavar="B", help="sequences per RNN (default 8)")
+    grads.add_argument("--batch", type=_size, default=8, metavar="B", help="sequences per RNN (default 8)")
     grads.add_argument("--trials", type=positive_int, default=3, metavar="N", help="RNNs per radius (default 3)")
     grads.add_argument(
-        "--input-scale", type=float, default=1.0, metavar="S",
+        "--input-scale", type=_number(float, low=0), default=1.0, metavar="S",
         help="multiply the one-hot inputs by S; small S keeps tanh near its linear regime (default 1)",
     )  # fmt: skip
     grads.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
@@ -178,15 +198,11 @@ def _add_gradients_command(sub) -> None:
     grads.set_defaults(func=_run_gradients)
 
 
-def _run_gradients(args) -> int:
+def _run_gradients(args: argparse.Namespace) -> int:
     from tinygrad_rnn.dynamics import plot_sweep, radius_sweep
 
-    if not (args.input_scale >= 0 and args.input_scale != float("inf")):
-        print(
-            f"tinygrad-rnn gradients: --input-scale must be a finite number ≥ 0, got {args.input_scale}",
-            file=sys.stderr,
-        )
-        return 2
+    if _unwritable(args.plot):
+        return _fail("gradients", f"--plot {args.plot}: {_unwritable(args.plot)}")
     result = radius_sweep(
         args.radii, steps=args.steps, hidden=args.hidden, batch=args.batch, trials=args.trials,
         input_scale=args.input_scale, seed=args.seed,
@@ -205,32 +221,10 @@ def _run_gradients(args) -> int:
 _SUBCOMMANDS.append(_add_gradients_command)
 
 
-# ---- train: forecasting a series, or a character model ------------------------------------------------------------
+# ---- train, sample, forecast: a model trained, and a saved one used -----------------------------------------------
 
 
-def _unit(text: str) -> float:
-    """argparse type: a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value}")
-    return value
-
-
-def _add_train_command(sub) -> None:
+def _add_train_command(sub: Any) -> None:
     train = sub.add_parser(
         "train",
         help="train a recurrent model: 'forecast' a time series or model 'chars' of a text, with a progress bar",
@@ -240,164 +234,178 @@ def _add_train_command(sub) -> None:
     )
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", choices=("rnn", "lstm", "gru"), default="rnn", help="model (default rnn)")
-    common.add_argument("--hidden", type=positive_int, default=None, metavar="H", help="hidden size H")
-    common.add_argument("--lr", type=_positive_float, default=None, metavar="LR", help="learning rate")
-    common.add_argument("--optimizer", choices=("adam", "adagrad", "sgd"), default=None, help="optimizer")
+    common.add_argument("--model", choices=("rnn", "lstm", "gru"), default="rnn", help="model (default %(default)s)")
     common.add_argument("--clip", type=_positive_float, default=None, metavar="C", help="clip ‖∇θ‖ to C")
     common.add_argument("--tbptt", type=positive_int, default=None, metavar="K", help="truncated BPTT: chunks of K")
-    common.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default 0)")
-    common.add_argument("--save", default=None, metavar="PATH.npz", help="write the trained parameters")
+    common.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default %(default)s)")
+    common.add_argument(
+        "--save", default=None, metavar="PATH.npz", help="write the trained model (and its data transform)"
+    )
+    common.add_argument("--plot", default=None, metavar="FILE.png", help="write the loss and gradient-norm curves")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     fc = tasks.add_parser("forecast", parents=[common], help="forecast a time series (linear head, squared error)")
     fc.add_argument("--series", choices=("mackey-glass", "sunspots", "sine"), default="mackey-glass")
-    fc.add_argument("--steps", type=positive_int, default=300, metavar="N", help="updates (default 300)")
-    fc.add_argument("--window", type=positive_int, default=40, metavar="L", help="steps per window (default 40)")
-    fc.add_argument("--batch", type=positive_int, default=16, metavar="B", help="windows per update (default 16)")
+    _training_options(fc, hidden=16, lr=0.01, optimizer="adam")
+    fc.add_argument("--updates", type=positive_int, default=300, metavar="N", help="updates (default %(default)s)")
+    fc.add_argument(
+        "--window", type=positive_int, default=40, metavar="L", help="steps per window (default %(default)s)"
+    )
+    fc.add_argument("--batch", type=_size, default=16, metavar="B", help="windows per update (default %(default)s)")
     fc.add_argument(
         "--teacher-forcing", type=_unit, default=1.0, metavar="P",
         help="probability of feeding the observed y_{t−1} instead of ŷ_{t−1} (1 = teacher forcing, 0 = "
-        "free-running; < 1 needs --model rnn; default 1)",
+        "free-running; default 1)",
     )  # fmt: skip
     fc.add_argument("--horizon", type=positive_int, default=30, metavar="N", help="closed-loop steps (default 30)")
     fc.set_defaults(func=_run_train_forecast)
     ch = tasks.add_parser("chars", parents=[common], help="a character model of a text (softmax head)")
+    _training_options(ch, hidden=64, lr=0.1, optimizer="adagrad")
     ch.add_argument("--epochs", type=positive_int, default=5, metavar="E", help="passes over the text (default 5)")
     ch.add_argument("--text", default=None, metavar="FILE", help="a UTF-8 text (default: the shipped passage)")
     ch.add_argument("--sample", type=positive_int, default=200, metavar="N", help="characters to sample (default 200)")
     ch.set_defaults(func=_run_train_chars)
 
 
-def _make_model(kind: str, d: int, h: int, k: int, seed: int, head: str):
-    from tinygrad_rnn.lstm import GRU, LSTM
-    from tinygrad_rnn.rnn import RNN
+def _training_options(p: Any, *, hidden: int, lr: float, optimizer: str) -> None:
+    p.add_argument("--hidden", type=_size, default=hidden, metavar="H", help="hidden size H (default %(default)s)")
+    p.add_argument("--lr", type=_positive_float, default=lr, metavar="LR", help="learning rate (default %(default)s)")
+    p.add_argument("--optimizer", choices=("adam", "adagrad", "sgd"), default=optimizer, help="(default %(default)s)")
 
-    return {"rnn": RNN, "lstm": LSTM, "gru": GRU}[kind](d, h, k, seed=seed, head=head)
 
-
-def _run_train_forecast(args) -> int:
-    import numpy as np
-
-    from tinygrad_rnn import data
-    from tinygrad_rnn import forecast as fc
-
-    if args.teacher_forcing < 1.0 and args.model != "rnn":
-        msg = "--teacher-forcing < 1 feeds ŷ back step by step; it needs --model rnn"
-        print(f"tinygrad-rnn train forecast: {msg}", file=sys.stderr)
-        return 2
-    if args.teacher_forcing < 1.0 and args.tbptt:
-        print("tinygrad-rnn train forecast: --tbptt applies to --teacher-forcing 1 only", file=sys.stderr)
-        return 2
-    y = {
-        "mackey-glass": lambda: data.mackey_glass(1500, sample_every=3.0),
-        "sunspots": lambda: data.load_sunspots()[1],
-        "sine": lambda: data.sine(600, period=25.0, noise=0.05, seed=args.seed),
-    }[args.series]()
-    train, val, _ = data.split_series(y, (0.6, 0.2, 0.2))
-    z = data.Standardizer(train).transform(y)
-    a, b = len(train), len(train) + len(val)
-    if args.window + 1 > a:
-        msg = f"--window {args.window} does not fit the {a} training values"
-        print(f"tinygrad-rnn train forecast: {msg}", file=sys.stderr)
-        return 2
-    model = _make_model(args.model, 1, args.hidden or 16, 1, args.seed, "linear")
-    hist = fc.train_forecaster(
-        model, z[:a], steps=args.steps, window=args.window, batch=args.batch, lr=args.lr or 0.01,
-        optimizer=args.optimizer or "adam", teacher_forcing=args.teacher_forcing, washout=min(10, args.window - 1),
-        tbptt=args.tbptt, clip=args.clip, seed=args.seed, progress=not args.quiet,
-    )  # fmt: skip
-    p = min(10, a - 2)
-    ar = fc.LinearAR(p).fit(z[:a])
-    horizon = min(args.horizon, len(z) - b)
-    context = min(40, b)
-    origins = np.arange(b, len(z) - horizon + 1)
-
-    def ar_loop(c, h):
-        return np.stack([ar.forecast(c[:, i], h) for i in range(c.shape[1])], axis=1)
-
-    forecasters = {
-        "persistence": (fc.persistence(z), lambda c, h: np.repeat(c[-1:], h, axis=0)),
-        f"linear AR({p})": (ar.predict(z), ar_loop),
-        f"{args.model.upper()}, H={model.hidden_size}": (
-            fc.one_step_predictions(model, z),
-            lambda c, h: fc.closed_loop(model, c, h),
-        ),
-    }
-    print(
-        f"\n{args.series}: {len(z)} values (train {a}, validation {b - a}, test {len(z) - b}), standardised; "
-        f"{args.steps} updates, last training loss {hist.loss[-1]:.4g}"
-    )
-    print(f"test RMSE        {'method':22s} {'one-step':>9s} {'lead ' + str(horizon):>9s}")
-    for name, (pred, f) in forecasters.items():
-        lead = fc.multi_step_rmse(f, z, origins, horizon, context)[-1]
-        print(f"                 {name:22s} {fc.rmse(pred[b:], z[b:]):9.4f} {lead:9.4f}")
-    if args.save:
-        print(f"saved the parameters to {model.save(args.save)}")
+def _before_training(command: str, args: argparse.Namespace) -> int:
+    """Exit code 2 with the reason when --save or --plot could not be written: checked before the training."""
+    for flag in ("save", "plot"):
+        why = _unwritable(getattr(args, flag))
+        if why:
+            return _fail(command, f"--{flag} {getattr(args, flag)}: {why}")
     return 0
 
 
-def _run_train_chars(args) -> int:
-    from pathlib import Path
+def _after_training(args: argparse.Namespace, model: Any, history: Any, transform: Any) -> None:
+    if args.save:
+        print(f"saved the model to {model.save(args.save, transform=transform)}")
+    if args.plot:
+        try:
+            history.plot(args.plot)
+            print(f"wrote the training curves to {args.plot}")
+        except ImportError:
+            print("tinygrad-rnn train: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
 
+
+def _run_train_forecast(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.forecast import forecast_experiment
+
+    if _before_training("train forecast", args):
+        return 2
+    options = dict(
+        steps=args.updates, window=args.window, batch=args.batch, lr=args.lr, optimizer=args.optimizer,
+        teacher_forcing=args.teacher_forcing, tbptt=args.tbptt, clip=args.clip, progress=not args.quiet,
+    )  # fmt: skip
+    try:
+        result = forecast_experiment(
+            args.series, args.model, hidden=args.hidden, horizon=args.horizon, seed=args.seed, **options
+        )
+    except ValueError as e:
+        return _fail("train forecast", str(e))
+    print(f"\n{result}")
+    _after_training(args, result.model, result.history, result.scale)
+    return 0
+
+
+def _run_train_chars(args: argparse.Namespace) -> int:
     from tinygrad_rnn import data
-    from tinygrad_rnn.optim import SGD, Adagrad, Adam
-    from tinygrad_rnn.train import sample_text, train_sequence
+    from tinygrad_rnn.train import train_chars
 
+    if _before_training("train chars", args):
+        return 2
     try:
         text = data.load_text() if args.text is None else Path(args.text).read_text(encoding="utf-8")
-        vocab = data.Vocabulary.from_text(text)
-    except (OSError, ValueError) as e:
-        print(f"tinygrad-rnn train chars: {e}", file=sys.stderr)
-        return 2
-    if len(text) < 2:
-        print("tinygrad-rnn train chars: the text needs at least 2 characters", file=sys.stderr)
-        return 2
-    ids = vocab.encode(text)
-    K = vocab.size
-    model = _make_model(args.model, K, args.hidden or 64, K, args.seed, "softmax")
-    opt = {"adam": Adam, "adagrad": Adagrad, "sgd": SGD}[args.optimizer or "adagrad"](
-        model.parameters(), lr=args.lr or 0.1
-    )
-    hist = train_sequence(
-        model, vocab.one_hot(ids[:-1]), ids[1:], opt, epochs=args.epochs, tbptt=args.tbptt or 25,
-        clip=args.clip, clip_value=None if args.clip else 5.0, progress=not args.quiet,
+    except (OSError, UnicodeDecodeError) as e:
+        return _fail("train chars", f"--text: {e}")
+    options = dict(
+        hidden=args.hidden, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, tbptt=args.tbptt or 25,
+        clip=args.clip, sample=args.sample, seed=args.seed, progress=not args.quiet,
     )  # fmt: skip
-    per_epoch = [sum(c) / len(c) for c in _split(hist.loss, args.epochs)]
-    print(f"\n{len(text)} characters, {K} distinct; {len(hist.loss)} updates")
-    print("epoch  mean loss (nats/char)")
-    for e, v in enumerate(per_epoch, start=1):
-        print(f"{e:5d}  {v:.3f}")
-    first = text[0]
-    print(f"\nsample:\n{first}{sample_text(model, vocab, first, args.sample, temperature=0.8, seed=args.seed)}")
-    if args.save:
-        print(f"saved the parameters to {model.save(args.save)}")
+    try:
+        result = train_chars(text, args.model, **options)
+    except ValueError as e:
+        return _fail("train chars", str(e))
+    print(f"\n{result}")
+    _after_training(args, result.model, result.history, result.vocab)
     return 0
 
 
-def _split(values: list, parts: int) -> list:
-    n = len(values) // parts
-    return [values[i * n : (i + 1) * n] for i in range(parts)]
+def _add_saved_model_commands(sub: Any) -> None:
+    sample = sub.add_parser(
+        "sample", help="sample text from a character model saved by 'train chars --save'",
+        description="Load a saved character model (with its vocabulary) and draw characters from it.",
+    )  # fmt: skip
+    sample.add_argument("--model", required=True, metavar="PATH.npz", help="the saved model")
+    sample.add_argument("--prefix", default=None, help="text fed first (default: the vocabulary's first character)")
+    sample.add_argument(
+        "--length", type=positive_int, default=200, metavar="N", help="characters (default %(default)s)"
+    )
+    sample.add_argument("--temperature", type=_positive_float, default=0.8, metavar="τ", help="(default %(default)s)")
+    sample.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (default %(default)s)")
+    sample.set_defaults(func=_run_sample)
+    fc = sub.add_parser(
+        "forecast", help="forecast a series with a model saved by 'train forecast --save'",
+        description="Load a saved forecaster (with its standardisation), warm it up on the last values of the series "
+        "and print the next values, closed-loop, in the series' own units.",
+    )  # fmt: skip
+    fc.add_argument("--model", required=True, metavar="PATH.npz", help="the saved model")
+    fc.add_argument("--series", choices=("mackey-glass", "sunspots", "sine"), default="mackey-glass")
+    fc.add_argument("--horizon", type=positive_int, default=10, metavar="N", help="values ahead (default %(default)s)")
+    fc.add_argument("--context", type=positive_int, default=40, metavar="C", help="values to warm up on (default 40)")
+    fc.set_defaults(func=_run_forecast)
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.train import sample_saved
+
+    try:
+        text = sample_saved(args.model, args.prefix, args.length, temperature=args.temperature, seed=args.seed)
+    except (ValueError, TypeError) as e:
+        return _fail("sample", str(e))
+    print(text)
+    return 0
+
+
+def _run_forecast(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.forecast import forecast_saved
+
+    try:
+        values = forecast_saved(args.model, args.series, horizon=args.horizon, context=args.context)
+    except (ValueError, TypeError) as e:
+        return _fail("forecast", str(e))
+    for k, v in enumerate(values.reshape(len(values), -1), start=1):
+        print(f"t+{k:<4d} " + "  ".join(f"{x:.6g}" for x in v))
+    return 0
 
 
 _SUBCOMMANDS.append(_add_train_command)
+_SUBCOMMANDS.append(_add_saved_model_commands)
 
 
 # ---- draw: the unrolled graph of the lecture RNN as a picture --------------------------------------------------------
 
 
-def _add_draw_command(sub) -> None:
+def _add_draw_command(sub: Any) -> None:
     p = sub.add_parser(
         "draw",
         help="draw the unrolled graph of the lecture RNN (PNG, SVG or PDF, with its .dot beside it)",
         description="Build the lecture RNN on random data, run backward, and draw its unrolled graph: one cluster per "
         "time step, parameters once, the carried state in bold. The .dot source is written beside the picture.",
     )
-    p.add_argument("--steps", type=positive_int, default=3, metavar="T", help="time steps T (default 3)")
-    p.add_argument("--input", type=positive_int, default=3, metavar="D", help="input size D (default 3)")
-    p.add_argument("--hidden", type=positive_int, default=4, metavar="H", help="hidden size H (default 4)")
-    p.add_argument("--classes", type=positive_int, default=3, metavar="K", help="classes K (default 3)")
+    p.add_argument("--steps", type=_draw_steps, default=3, metavar="T", help="time steps T (default 3)")
+    p.add_argument("--input", type=_size, default=3, metavar="D", help="input size D (default 3)")
+    p.add_argument("--hidden", type=_size, default=4, metavar="H", help="hidden size H (default 4)")
+    p.add_argument("--classes", type=_size, default=3, metavar="K", help="classes K (default 3)")
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
-    p.add_argument("--radius", type=float, default=None, metavar="R", help="rescale U to spectral radius R")
+    p.add_argument(
+        "--radius", type=_number(float, low=0, high=MAX_RADIUS), default=None, metavar="R",
+        help="rescale U to spectral radius R",
+    )  # fmt: skip
     p.add_argument("--tanh", choices=("primitive", "composed"), default="primitive", help="tanh as one op or composed")
     p.add_argument("--values", action="store_true", help="print each value's numbers")
     p.add_argument("--grads", action="store_true", help="print each gradient (in red)")
@@ -418,59 +426,108 @@ def _add_draw_command(sub) -> None:
     p.set_defaults(func=_run_draw)
 
 
-def _run_draw(args) -> int:
-    import numpy as np
-
-    from tinygrad_rnn import draw
-    from tinygrad_rnn.rnn import RNN
+def _run_draw(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.demo import draw_problem
+    from tinygrad_rnn.draw import GraphvizNotFoundError
 
     if args.out is None and args.frames is None:
-        print("tinygrad-rnn draw: give --out FILE.png|.svg|.pdf, or --frames DIR", file=sys.stderr)
-        return 2
+        return _fail("draw", "give --out FILE.png|.svg|.pdf, or --frames DIR")
     if args.out is not None and args.out.rsplit(".", 1)[-1].lower() not in ("png", "svg", "pdf"):
-        print(f"tinygrad-rnn draw: --out must end in .png, .svg or .pdf, got {args.out!r}", file=sys.stderr)
-        return 2
-    rng = np.random.default_rng(args.seed)
-    xs = rng.standard_normal((args.steps, args.input))
-    ys = rng.integers(0, args.classes, size=args.steps)
-    rnn = RNN(args.input, args.hidden, args.classes, seed=args.seed, spectral_radius=args.radius, tanh=args.tanh)
-    report = None
-    if args.compare:
-        from tinygrad_rnn.report import compare
-
-        report = compare(rnn, xs, ys)
-        loss = report.loss
-    else:
-        loss = rnn.loss(xs, ys)
-        loss.backward()
-    options = dict(
-        values=args.values,
-        grads=args.grads,
-        heatmap="grad" if args.heatmap else None,
-        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()),
-        steps="collapse" if args.steps_collapsed else "expand",
-        order=args.order,
-        compare=report,
-        formula=args.compare or "corrected",
-        direction=args.direction,
-        title=args.title,
-    )
+        return _fail("draw", f"--out must end in .png, .svg or .pdf, got {args.out!r}")
+    if _unwritable(args.out):
+        return _fail("draw", f"--out {args.out}: {_unwritable(args.out)}")
+    style = dict(
+        values=args.values, grads=args.grads, heatmap="grad" if args.heatmap else None, order=args.order,
+        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()), direction=args.direction,
+        steps="collapse" if args.steps_collapsed else "auto", title=args.title,
+    )  # fmt: skip
+    problem = dict(seed=args.seed, radius=args.radius, tanh=args.tanh, check=args.compare)
     try:
-        if args.out is not None:
-            print(f"wrote {draw.render(loss, args.out, **options)} (and its .dot)")
-        if args.frames is not None:
-            frames = draw.render_frames(loss, args.frames, **options)
-            print(
-                f"wrote {len(frames)} frames of the backward pass to {args.frames}/",
-                f"({frames[0].name} … {frames[-1].name})",
-            )
-    except draw.GraphvizNotFoundError as e:
+        written = draw_problem(
+            args.steps, args.input, args.hidden, args.classes, out=args.out, frames=args.frames, **problem, **style
+        )
+    except GraphvizNotFoundError as e:
         print(f"tinygrad-rnn draw: {e}", file=sys.stderr)
         return 1
+    except ValueError as e:
+        return _fail("draw", str(e))
+    if args.out is not None:
+        print(f"wrote {written[0]} (and its .dot)")
+    if args.frames is not None:
+        frames = written[1:] if args.out is not None else written
+        print(
+            f"wrote {len(frames)} frames of the backward pass to {args.frames}/ ({frames[0].name} … {frames[-1].name})"
+        )
     return 0
 
 
 _SUBCOMMANDS.append(_add_draw_command)
+
+
+# ---- explore: the interactive page of the graph and its backward pass ----------------------------------------------
+
+
+def _add_explore_command(sub: Any) -> None:
+    p = sub.add_parser(
+        "explore",
+        help="write one self-contained HTML page to inspect the unrolled graph and step through its backward pass",
+        description="Build the lecture RNN on random data, run backward, and write one HTML page (everything inline, "
+        "works offline): hover or click a node for its value, gradient, local derivative and the lecture's formula "
+        "with its error; step through the backward pass with the buttons, the slider or the arrow keys.",
+    )
+    p.add_argument("--steps", type=_draw_steps, default=3, metavar="T", help="time steps T (default 3)")
+    p.add_argument("--input", type=_size, default=3, metavar="D", help="input size D (default 3)")
+    p.add_argument("--hidden", type=_size, default=4, metavar="H", help="hidden size H (default 4)")
+    p.add_argument("--classes", type=_size, default=3, metavar="K", help="classes K (default 3)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
+    p.add_argument(
+        "--radius", type=_number(float, low=0, high=MAX_RADIUS), default=None, metavar="R",
+        help="rescale U to spectral radius R",
+    )  # fmt: skip
+    p.add_argument("--tanh", choices=("primitive", "composed"), default="primitive", help="tanh as one op or composed")
+    p.add_argument(
+        "--collapse", default="softmax,cross_entropy", metavar="NAMES",
+        help="composites the page opens collapsed (default %(default)s; '' opens them expanded)",
+    )  # fmt: skip
+    p.add_argument("--no-check", action="store_true", help="leave out the lecture's formulas (needed past 200 steps)")
+    p.add_argument(
+        "--colour", choices=("corrected", "printed"), default=None,
+        help="open with the nodes coloured by the lecture formula's error (corrected or as printed)",
+    )  # fmt: skip
+    p.add_argument("--heatmap", action="store_true", help="open with the gradient heat-map on")
+    p.add_argument("--direction", choices=("LR", "TB"), default="LR", help="time left→right (LR) or top→bottom (TB)")
+    p.add_argument("--title", default=None, help="the page's title")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
+    p.set_defaults(func=_run_explore)
+
+
+def _run_explore(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.draw import GraphvizNotFoundError
+    from tinygrad_rnn.explorer_lecture import explore_problem
+
+    if not args.out.lower().endswith((".html", ".htm")):
+        return _fail("explore", f"--out must end in .html, got {args.out!r}")
+    if _unwritable(args.out):
+        return _fail("explore", f"--out {args.out}: {_unwritable(args.out)}")
+    if args.colour and args.no_check:
+        return _fail("explore", "--colour shows the lecture check, which --no-check leaves out")
+    style = dict(
+        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()), direction=args.direction,
+        title=args.title, heatmap="grad" if args.heatmap else None, check=args.colour,
+    )  # fmt: skip
+    problem = dict(seed=args.seed, radius=args.radius, tanh=args.tanh, lecture=not args.no_check, out=args.out)
+    try:
+        path = explore_problem(args.steps, args.input, args.hidden, args.classes, **problem, **style)
+    except GraphvizNotFoundError as e:
+        print(f"tinygrad-rnn explore: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        return _fail("explore", str(e))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, self-contained): open it in a browser")
+    return 0
+
+
+_SUBCOMMANDS.append(_add_explore_command)
 
 
 def main(argv: list[str] | None = None) -> int:

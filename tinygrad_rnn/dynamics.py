@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.inputs import validate_sequences, whole_number
+from tinygrad_rnn.inputs import Array, validate_sequences, whole_number
+from tinygrad_rnn.module import Recurrent
 from tinygrad_rnn.rnn import RNN
 from tinygrad_rnn.tensor import Tensor
 
@@ -49,7 +51,7 @@ __all__ = [
 ]
 
 
-def _matrix(U, what: str) -> np.ndarray:
+def _matrix(U: Array, what: str) -> np.ndarray:
     if hasattr(U, "U") and not isinstance(U, (np.ndarray, Tensor)):
         U = U.U
     if isinstance(U, Tensor):
@@ -60,17 +62,19 @@ def _matrix(U, what: str) -> np.ndarray:
     return U
 
 
-def spectral_radius(U) -> float:
+def spectral_radius(U: Array) -> float:
     """ρ(U) = max_i |λ_i(U)|. U: array, Tensor, or a model with a recurrent matrix `U`."""
     return float(np.max(np.abs(np.linalg.eigvals(_matrix(U, "spectral_radius")))))
 
 
-def spectral_norm(U) -> float:
+def spectral_norm(U: Array) -> float:
     """‖U‖₂ = σ_max(U), the largest singular value (≥ ρ(U), equal for normal U)."""
     return float(np.linalg.norm(_matrix(U, "spectral_norm"), 2))
 
 
-def hidden_gradient_norms(model, xs, ys, *, loss: str = "last", h0=None) -> np.ndarray:
+def hidden_gradient_norms(
+    model: Recurrent, xs: Array, ys: Array, *, loss: str = "last", h0: Array | None = None
+) -> np.ndarray:
     """‖∇_{h_t}L‖ for t = 1..T, read from the graph after one backward pass (Frobenius norm over the batch).
 
     loss="last": L = L_T (the clean view of what is carried back through time); loss="all": L = Σ_t L_t.
@@ -93,10 +97,10 @@ def hidden_gradient_norms(model, xs, ys, *, loss: str = "last", h0=None) -> np.n
     model.zero_grad()
     L = model.loss(xs, ys, h0, mask=mask)
     L.backward()
-    return np.array([np.linalg.norm(h.grad) if h.grad is not None else 0.0 for h in model.trace.h])
+    return np.array([np.linalg.norm(h.grad) if h.grad is not None else 0.0 for h in model.last_trace().h])
 
 
-def _hidden_values(hs) -> np.ndarray:
+def _hidden_values(hs: Array) -> np.ndarray:
     if isinstance(hs, (list, tuple)):
         hs = np.stack([h.data if isinstance(h, Tensor) else np.asarray(h) for h in hs])
     hs = np.asarray(hs, dtype=np.float64)
@@ -105,7 +109,7 @@ def _hidden_values(hs) -> np.ndarray:
     return hs
 
 
-def state_jacobian(U, hs, t: int, k: int) -> np.ndarray:
+def state_jacobian(U: Array, hs: Array, t: int, k: int) -> np.ndarray:
     """∂h_t/∂h_k = diag(1 − h_t²) U · diag(1 − h_{t−1}²) U ⋯ diag(1 − h_{k+1}²) U, in numpy from forward values.
 
     hs holds h_1..h_T as (T, H) (or (T, B, H), giving one (H, H) Jacobian per sequence: (B, H, H));
@@ -124,7 +128,7 @@ def state_jacobian(U, hs, t: int, k: int) -> np.ndarray:
     return J
 
 
-def jacobian_norms(U, hs, t: int | None = None) -> np.ndarray:
+def jacobian_norms(U: Array, hs: Array, t: int | None = None) -> np.ndarray:
     """‖∂h_t/∂h_k‖₂ for k = 0..t (index k), t = T by default; one backward sweep J_{t,k} = J_{t,k+1} diag(1−h_{k+1}²) U.
 
     For a batch (T, B, H) the result is (t + 1, B).
@@ -143,14 +147,14 @@ def jacobian_norms(U, hs, t: int | None = None) -> np.ndarray:
     return np.array(norms[::-1])
 
 
-def jacobian_bound(U, t: int, k: int, gamma: float = 1.0) -> float:
+def jacobian_bound(U: Array, t: int, k: int, gamma: float = 1.0) -> float:
     """(‖U‖₂ · γ)^(t−k): the section-3 bound on ‖∂h_t/∂h_k‖₂, with γ ≥ max |tanh′| on the path (1 for tanh)."""
     if t < k:
         raise ValueError(f"jacobian_bound: need k ≤ t, got t={t}, k={k}")
     return float((spectral_norm(U) * gamma) ** (t - k))
 
 
-def engine_state_jacobian(model, xs, t: int, k: int, h0=None) -> np.ndarray:
+def engine_state_jacobian(model: Recurrent, xs: Array, t: int, k: int, h0: Array | None = None) -> np.ndarray:
     """∂h_t/∂h_k by the engine: one backward pass per row (gradcheck.jacobian) through steps k+1..t of the model."""
     from tinygrad_rnn.gradcheck import jacobian
 
@@ -167,7 +171,7 @@ def engine_state_jacobian(model, xs, t: int, k: int, h0=None) -> np.ndarray:
     return jacobian(lambda h: model.forward(xs[k:t], h)[0][-1], Tensor(h_k, requires_grad=True))
 
 
-def path_bound(U, hs, t: int, k: int) -> np.ndarray:
+def path_bound(U: Array, hs: Array, t: int, k: int) -> np.ndarray:
     """Π_{j=k+1..t} ‖diag(1 − h_j²)‖₂ ‖U‖₂ = ‖U‖₂^(t−k) Π_j max_i (1 − h_{j,i}²): the bound along the actual path.
 
     Tighter than `jacobian_bound` (γ = 1) because saturated steps count with their own max tanh′. One number per
@@ -235,13 +239,13 @@ def sweep_problem(steps: int, vocab: int, batch: int, seed: int) -> tuple[np.nda
     return np.eye(vocab)[symbols[:-1]], symbols[1:]
 
 
-def _geomean(a: np.ndarray, axis) -> np.ndarray:
+def _geomean(a: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.exp(np.mean(np.log(a), axis=axis))
 
 
 def radius_sweep(
-    radii=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0),
+    radii: Any = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0),
     *,
     steps: int = 50,
     hidden: int = 32,
@@ -272,8 +276,8 @@ def radius_sweep(
             xs, ys = sweep_problem(T, vocab, batch, seed + trial)
             rnn = RNN(vocab, hidden, vocab, seed=seed + trial, spectral_radius=rho)
             hidden_gradient_norms(rnn, xs * input_scale, ys, loss="last")
-            g = np.stack([np.linalg.norm(h.grad, axis=-1) for h in rnn.trace["h"]])  # (T, B): per sequence
-            hs, U = _hidden_values(rnn.trace["h"]), rnn.U.data
+            g = np.stack([np.linalg.norm(h.grad, axis=-1) for h in rnn.last_trace().h])  # (T, B): per sequence
+            hs, U = _hidden_values(rnn.last_trace().h), rnn.U.data
             J = jacobian_norms(U, hs)  # (T + 1, B)
             nU = spectral_norm(U)
             dist = np.arange(T, -1, -1.0)[:, None]  # T − k for k = 0..T
@@ -284,7 +288,7 @@ def radius_sweep(
             ratios.append(g[0] / g[-1])
             norms_U.append(nU)
             tanh_grads.append(float(np.mean(1.0 - hs**2)))
-            pgrads.append(np.sqrt(sum(float(np.sum(p.grad**2)) for p in rnn.parameters())))
+            pgrads.append(np.sqrt(sum(float(np.sum(p.grad**2)) for p in rnn.parameters() if p.grad is not None)))
         result.rows.append(
             SweepRow(
                 rho=rho,
@@ -330,9 +334,6 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     Needs the `plot` extra (matplotlib, imported here only). The format follows the suffix (PNG, SVG, PDF).
     """
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as err:
         raise ImportError(

@@ -36,14 +36,14 @@ def array_text(a: np.ndarray, max_numbers: int) -> str:
     a = np.asarray(a, dtype=np.float64)
     if a.size <= max_numbers:
         if a.ndim == 0:
-            return num(a)
+            return num(float(a))
         if a.ndim == 1:
             return "[" + ", ".join(num(v) for v in a) + "]"
         rows = a.reshape(-1, a.shape[-1])
         return "[" + "; ".join(", ".join(num(v) for v in row) for row in rows) + "]"
     if a.size == 0:
         return "empty"
-    return f"‖·‖ {num(np.linalg.norm(a))}  [{num(a.min())}, {num(a.max())}]"
+    return f"‖·‖ {num(float(np.linalg.norm(a)))}  [{num(float(a.min()))}, {num(float(a.max()))}]"
 
 
 def norm(a: Any) -> float:

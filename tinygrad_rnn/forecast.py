@@ -16,12 +16,20 @@ predicts y[t] from y[:t] (NaN where a method has no prediction yet). Windows for
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
+from tinygrad_rnn import data
 from tinygrad_rnn.data import check_series
-from tinygrad_rnn.optim import SGD, Adagrad, Adam
+from tinygrad_rnn.inputs import Array, whole_number
+from tinygrad_rnn.models import make_model
+from tinygrad_rnn.module import Recurrent
 from tinygrad_rnn.tensor import Tensor, no_grad, scope, stack
-from tinygrad_rnn.train import History, fit
+from tinygrad_rnn.train import OPTIMIZERS, History, fit
 
 __all__ = [
     "rmse",
@@ -34,11 +42,16 @@ __all__ = [
     "feedback_loss",
     "teacher_forced_loss",
     "train_forecaster",
+    "SERIES",
+    "load_series",
+    "ForecastResult",
+    "forecast_experiment",
+    "forecast_saved",
 ]
 
 
 # ----------------------------------------------------------------------------------------------------- metrics
-def rmse(pred, target) -> float:
+def rmse(pred: Array, target: Array) -> float:
     """√(mean (ŷ − y)²) over all entries; both arrays must have the same shape and be finite."""
     pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
     if pred.shape != target.shape:
@@ -50,13 +63,13 @@ def rmse(pred, target) -> float:
     return float(np.sqrt(np.mean((pred - target) ** 2)))
 
 
-def _as_2d(series, fn: str) -> np.ndarray:
+def _as_2d(series: Array, fn: str) -> np.ndarray:
     y = check_series(series, fn)
     return y[:, None] if y.ndim == 1 else y
 
 
 # ----------------------------------------------------------------------------------------------------- baselines
-def persistence(series) -> np.ndarray:
+def persistence(series: Array) -> np.ndarray:
     """ŷ_t = y_{t−1}: tomorrow is like today (pred[0] = NaN)."""
     y = check_series(series, "persistence")
     pred = np.full_like(y, np.nan)
@@ -80,7 +93,7 @@ class LinearAR:
         lags = [y[p - i : T - i] for i in range(1, p + 1)]  # row j holds y_{t-1..t-p} for t = p + j
         return np.concatenate([np.ones((T - p, 1)), *lags], axis=1)
 
-    def fit(self, train) -> LinearAR:
+    def fit(self, train: Array) -> LinearAR:
         y = _as_2d(train, "LinearAR.fit")
         if len(y) <= self.order + 1:
             raise ValueError(f"LinearAR.fit: order {self.order} needs more than {self.order + 1} values, got {len(y)}")
@@ -97,7 +110,7 @@ class LinearAR:
         if y.shape[1] != self._dim:
             raise ValueError(f"LinearAR.{fn}: fitted on {self._dim}-dimensional values, got shape {y.shape}")
 
-    def predict(self, series) -> np.ndarray:
+    def predict(self, series: Array) -> np.ndarray:
         """One-step predictions: pred[t] from y[t−p..t−1] (NaN for t < p)."""
         raw = check_series(series, "LinearAR.predict")
         y = raw[:, None] if raw.ndim == 1 else raw
@@ -107,7 +120,7 @@ class LinearAR:
             pred[self.order :] = self._design(y) @ self.coef
         return pred[:, 0] if raw.ndim == 1 else pred
 
-    def forecast(self, context, horizon: int) -> np.ndarray:
+    def forecast(self, context: Array, horizon: int) -> np.ndarray:
         """Closed loop: each prediction becomes the newest lag of the next; shape (horizon,) or (horizon, D)."""
         raw = check_series(context, "LinearAR.forecast")
         y = raw[:, None] if raw.ndim == 1 else raw
@@ -121,12 +134,12 @@ class LinearAR:
             nxt = x @ self.coef
             out.append(nxt)
             hist.append(nxt)
-        out = np.array(out)
-        return out[:, 0] if raw.ndim == 1 else out
+        values = np.array(out)
+        return values[:, 0] if raw.ndim == 1 else values
 
 
 # ----------------------------------------------------------------------------------------------------- recurrent models
-def one_step_predictions(model, series) -> np.ndarray:
+def one_step_predictions(model: Recurrent, series: Array) -> np.ndarray:
     """pred[t] = o_t of the model run teacher-forced on y_0..y_{t−1} (the state carried from the start)."""
     raw = check_series(series, "one_step_predictions")
     y = raw[:, None] if raw.ndim == 1 else raw
@@ -138,7 +151,7 @@ def one_step_predictions(model, series) -> np.ndarray:
     return pred[:, 0] if raw.ndim == 1 else pred
 
 
-def closed_loop(model, context, horizon: int) -> np.ndarray:
+def closed_loop(model: Recurrent, context: Array, horizon: int) -> np.ndarray:
     """Warm the state up on the observed context, then feed each prediction back as the next input.
 
     context: (C,), (C, D), or a batch (C, B, D) of contexts forecast side by side. Returns the next `horizon` values:
@@ -165,11 +178,17 @@ def closed_loop(model, context, horizon: int) -> np.ndarray:
             state = model.state
             x = os[-1].data
             out.append(x)
-    out = np.stack(out)
-    return out[:, 0] if squeeze else out
+    values = np.stack(out)
+    return values[:, 0] if squeeze else values
 
 
-def multi_step_rmse(forecaster, series, origins, horizon: int, context: int) -> np.ndarray:
+def multi_step_rmse(
+    forecaster: Callable[[np.ndarray, int], np.ndarray],
+    series: Array,
+    origins: Array,
+    horizon: int,
+    context: int,
+) -> np.ndarray:
     """RMSE at each lead 1..horizon of closed-loop forecasts made at every origin s (forecasting y[s : s+horizon]).
 
     `forecaster(contexts, horizon)` gets the `context` values before each origin as one batch (C, B, D) and returns
@@ -193,7 +212,7 @@ def multi_step_rmse(forecaster, series, origins, horizon: int, context: int) -> 
 
 
 # ----------------------------------------------------------------------------------------------------- training
-def random_windows(series, length: int, batch: int, rng: np.random.Generator) -> np.ndarray:
+def random_windows(series: Array, length: int, batch: int, rng: np.random.Generator) -> np.ndarray:
     """`batch` windows of `length` consecutive values at uniformly drawn starts: shape (length, batch, D)."""
     y = _as_2d(series, "random_windows")
     if length > len(y):
@@ -202,7 +221,7 @@ def random_windows(series, length: int, batch: int, rng: np.random.Generator) ->
     return np.stack([y[s : s + length] for s in starts], axis=1)
 
 
-def _check_windows(fn: str, windows, washout: int) -> np.ndarray:
+def _check_windows(fn: str, windows: Array, washout: int) -> np.ndarray:
     w = np.asarray(windows, dtype=np.float64)
     if w.ndim == 2:
         w = w[:, :, None]
@@ -223,8 +242,8 @@ def _mean_sq(preds: list[Tensor], targets: np.ndarray, washout: int) -> Tensor:
 
 
 def feedback_loss(
-    model,
-    windows,
+    model: Recurrent,
+    windows: Array,
     teacher_forcing: float = 1.0,
     *,
     washout: int = 0,
@@ -246,13 +265,13 @@ def feedback_loss(
     L, B, _ = w.shape[0] - 1, w.shape[1], w.shape[2]
     state = model.zero_state(B)
     preds: list[Tensor] = []
-    prev = None
+    prev: Tensor | None = None
     for t in range(1, L + 1):
         forced = t == 1 or t <= washout or teacher_forcing == 1.0
         if not forced and teacher_forcing > 0.0:
-            forced = bool(rng.random() < teacher_forcing)
+            forced = bool(rng is not None and rng.random() < teacher_forcing)
         with scope(f"t={t}"):
-            if forced:
+            if forced or prev is None:
                 x = Tensor(w[t - 1], name=f"y_{t - 1}")
             else:
                 x = prev if feedback_grad else prev.detach()
@@ -264,19 +283,16 @@ def feedback_loss(
     return _mean_sq(preds, w[1:], washout)
 
 
-def teacher_forced_loss(model, windows, *, washout: int = 0) -> Tensor:
+def teacher_forced_loss(model: Recurrent, windows: Array, *, washout: int = 0) -> Tensor:
     """Mean squared one-step error with x_t = y_{t−1} at every step, for any model with `forward(xs, h0)`."""
     w = _check_windows("teacher_forced_loss", windows, washout)
     _, os = model.forward(w[:-1])
     return _mean_sq(os, w[1:], washout)
 
 
-_OPTIMIZERS = {"adam": Adam, "sgd": SGD, "adagrad": Adagrad}
-
-
 def train_forecaster(
-    model,
-    train,
+    model: Recurrent,
+    train: Array,
     *,
     steps: int = 300,
     window: int = 40,
@@ -297,13 +313,13 @@ def train_forecaster(
     (models with `step`, the lecture RNN). `tbptt=k` (teacher forcing only) cuts each window into chunks of k steps
     with the state carried detached. `window` counts scored steps plus the `washout`.
     """
-    if optimizer not in _OPTIMIZERS:
-        raise ValueError(f"train_forecaster: optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"train_forecaster: optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     if getattr(model, "head", "linear") != "linear":
         raise ValueError(f"train_forecaster: the model needs head='linear' for regression, got {model.head!r}")
     y = _as_2d(train, "train_forecaster")
     rng = np.random.default_rng(seed)
-    opt = _OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     if tbptt is not None and teacher_forcing != 1.0:
         raise ValueError("train_forecaster: tbptt applies to teacher-forced training (teacher_forcing=1) only")
 
@@ -318,7 +334,107 @@ def train_forecaster(
     return fit(loss_fn, opt, steps, clip=clip, l2=l2, progress=progress, desc="forecast")
 
 
-def _tbptt_windows_loss(model, w: np.ndarray, washout: int, k: int) -> Tensor:
+def _tbptt_windows_loss(model: Recurrent, w: np.ndarray, washout: int, k: int) -> Tensor:
     """The teacher-forced loss with the state detached after steps k, 2k, … (one graph; same value)."""
     outs = [o for _, _, os in model.chunks(w[:-1], k=k) for o in os]
     return _mean_sq(outs, w[1:], washout)
+
+
+# ----------------------------------------------------------------------------------------------------- the experiment
+SERIES = {
+    "mackey-glass": lambda seed: data.mackey_glass(1500, sample_every=3.0),
+    "sunspots": lambda seed: data.load_sunspots()[1],
+    "sine": lambda seed: data.sine(600, period=25.0, noise=0.05, seed=seed),
+}
+
+
+def load_series(name: str, seed: int = 0) -> np.ndarray:
+    """One of the series of `forecast_experiment`: "mackey-glass" (τ = 17, every 3 time units, 1500 values), the
+    shipped yearly "sunspots", or a noisy "sine" of period 25 (600 values, noise from `seed`)."""
+    if name not in SERIES:
+        raise ValueError(f"load_series: series must be one of {', '.join(SERIES)}, got {name!r}")
+    return SERIES[name](seed)
+
+
+@dataclass
+class ForecastResult:
+    """What `forecast_experiment` measured: test RMSE one step ahead and at the last lead, per method."""
+
+    series: str
+    sizes: dict[str, int]
+    updates: int
+    last_loss: float
+    horizon: int
+    rmse: dict[str, tuple[float, float]] = field(default_factory=dict)  # method: (one-step, at lead `horizon`)
+    model: Any = None
+    history: History | None = None
+    scale: data.Standardizer | None = None
+
+    def __str__(self) -> str:
+        s = self.sizes
+        lines = [
+            f"{self.series}: {s['total']} values (train {s['train']}, validation {s['validation']}, test {s['test']}), "
+            f"standardised; {self.updates} updates, last training loss {self.last_loss:.4g}",
+            f"test RMSE        {'method':22s} {'one-step':>9s} {'lead ' + str(self.horizon):>9s}",
+        ]
+        lines += [f"                 {name:22s} {one:9.4f} {lead:9.4f}" for name, (one, lead) in self.rmse.items()]
+        return "\n".join(lines)
+
+
+def forecast_experiment(
+    series: str = "mackey-glass",
+    model: str = "rnn",
+    *,
+    hidden: int = 16,
+    horizon: int = 30,
+    seed: int = 0,
+    **training: Any,
+) -> ForecastResult:
+    """Train a forecaster (`train_forecaster` with `training` options: steps, window, batch, lr, optimizer,
+    teacher_forcing, tbptt, clip, progress) on the first 60% of a standardised series, then measure test RMSE one
+    step ahead and closed-loop at lead `horizon` against persistence and a linear AR fitted on the same values."""
+    z_raw = load_series(series, seed)
+    train, val, _ = data.split_series(z_raw, (0.6, 0.2, 0.2))
+    scale = data.Standardizer(train)
+    z = scale.transform(z_raw)
+    a, b = len(train), len(train) + len(val)
+    window = training.get("window", 40)
+    if window + 1 > a:
+        raise ValueError(f"forecast_experiment: a window of {window} does not fit the {a} training values")
+    training.setdefault("washout", min(10, window - 1))
+    net = make_model(model, 1, hidden, 1, seed=seed, head="linear")
+    hist = train_forecaster(net, z[:a], seed=seed, **training)
+    p = min(10, a - 2)
+    ar = LinearAR(p).fit(z[:a])
+    lead = min(horizon, len(z) - b)
+    origins = np.arange(b, len(z) - lead + 1)
+
+    def ar_loop(c: np.ndarray, h: int) -> np.ndarray:
+        return np.stack([ar.forecast(c[:, i], h) for i in range(c.shape[1])], axis=1)
+
+    methods = {
+        "persistence": (persistence(z), lambda c, h: np.repeat(c[-1:], h, axis=0)),
+        f"linear AR({p})": (ar.predict(z), ar_loop),
+        f"{model.upper()}, H={net.hidden_size}": (one_step_predictions(net, z), lambda c, h: closed_loop(net, c, h)),
+    }
+    sizes = {"total": len(z), "train": a, "validation": b - a, "test": len(z) - b}
+    result = ForecastResult(series, sizes, len(hist.loss), hist.loss[-1], lead, model=net, history=hist, scale=scale)
+    for name, (pred, f) in methods.items():
+        result.rmse[name] = (rmse(pred[b:], z[b:]), float(multi_step_rmse(f, z, origins, lead, min(40, b))[-1]))
+    return result
+
+
+def forecast_saved(
+    path: str | Path, series: str = "mackey-glass", *, horizon: int = 10, context: int = 40
+) -> np.ndarray:
+    """The next `horizon` values of a series, in its own units, from a forecaster saved with its standardisation
+    (`model.save(path, transform=scale)`): warmed up on the last `context` values, then closed-loop."""
+    from tinygrad_rnn.models import load_model
+
+    model = load_model(path)
+    scale = model.transform
+    if not isinstance(scale, data.Standardizer) or model.head != "linear":
+        raise ValueError(f"forecast: {path} is not a forecaster saved with its standardisation (train forecast --save)")
+    y = load_series(series)
+    z = scale.transform(y[-min(whole_number(context, "context", "forecast"), len(y)) :])
+    return scale.inverse(closed_loop(model, z, whole_number(horizon, "horizon", "forecast")))

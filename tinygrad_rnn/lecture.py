@@ -20,6 +20,7 @@ autodiff engine is checked against (`report.compare` runs the engine and sets th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 PARAMS = ("W", "U", "V", "b", "c")
+Array = Any  # an ndarray, or anything np.asarray reads as an array of real numbers (checked where it is read)
 
 
 class PrintedFormulaError(ValueError):
@@ -54,18 +56,12 @@ class PrintedFormulaError(ValueError):
 # readings equal on random valid and invalid inputs).
 
 
-def _real(name: str, a, where: str) -> np.ndarray:
+def _real(name: str, a: Array, where: str) -> np.ndarray:
     a = a.data if isinstance(getattr(a, "data", None), np.ndarray) else a  # a Tensor: its values
     arr = np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{where}: {name} must hold real numbers, got dtype {arr.dtype}")
     return arr
-
-
-def _first(bad: np.ndarray, batched: bool) -> str:
-    """Where the first True of a (T, B, …) mask is, as t=k (1-based) and the batch index."""
-    t, b = np.argwhere(bad.reshape(bad.shape[0], bad.shape[1], -1).any(axis=-1))[0]
-    return f"t={t + 1}, batch index {b}" if batched else f"t={t + 1}"
 
 
 class Sequences(NamedTuple):
@@ -76,76 +72,106 @@ class Sequences(NamedTuple):
     batched: bool
 
 
-def _read(xs, ys, D: int, K: int, head: str, where: str) -> Sequences:
-    """xs as (T, B, D) float64, y_t as (T, B, K) rows (a class index k becomes the one-hot e_k), and whether xs had
-    the batch axis. ValueError/TypeError naming `where`, the shapes and the step for anything else."""
+def _targets(seq: Sequences) -> np.ndarray:
+    assert seq.ys is not None, "read with targets"
+    return seq.ys
+
+
+def _require(ok: Any, where: str, message: str, error: type = ValueError) -> None:
+    if not ok:
+        raise error(f"{where}: {message}")
+
+
+def _none_bad(bad: np.ndarray, values: np.ndarray, batched: bool, where: str, message: str) -> None:
+    """Raise `message` (with {v}: the first bad value, {at}: its step t=k and batch index) where `bad` holds."""
+    if bad.any():
+        t, b = np.argwhere(bad.reshape(bad.shape[0], bad.shape[1], -1).any(axis=-1))[0]
+        at = f"t={t + 1}, batch index {b}" if batched else f"t={t + 1}"
+        raise ValueError(f"{where}: " + message.format(v=values[bad][0], at=at, row=values[t, b]))
+
+
+def _read(xs: Array, ys: Array, D: int, K: int, head: str, where: str) -> Sequences:
+    """x_t as rows of (T, B, D) float64, y_t as rows of (T, B, K) (a class index k read as the one-hot e_k), and
+    whether xs had the batch axis. ValueError/TypeError naming `where`, the shapes and the step for anything else."""
     x = _real("xs", xs, where)
-    if x.ndim not in (2, 3):
-        raise ValueError(
-            f"{where}: xs must have shape (T, D) for one sequence or (T, B, D) for a batch; got shape {x.shape}"
-        )
+    shape = f"xs shape {x.shape}"
+    _require(
+        x.ndim in (2, 3), where, f"xs must have shape (T, D) for one sequence or (T, B, D) for a batch; got {shape}"
+    )
     batched = x.ndim == 3
     x3 = (x if batched else x[:, None]).astype(np.float64)
     T, B, width = x3.shape
-    if T == 0 or B == 0:
-        raise ValueError(f"{where}: xs of shape {x.shape} is empty; a sequence needs T ≥ 1 steps (and B ≥ 1)")
-    if width != D:
-        raise ValueError(
-            f"{where}: xs has D={width} features per step (xs shape {x.shape}) but the model expects input size D={D}"
-        )
-    if not np.isfinite(x3).all():
-        raise ValueError(
-            f"{where}: xs has a non-finite value ({x3[~np.isfinite(x3)][0]}) at {_first(~np.isfinite(x3), batched)}"
-        )
+    _require(T and B, where, f"xs of shape {x.shape} is empty; a sequence needs T ≥ 1 steps (and B ≥ 1)")
+    _require(width == D, where, f"xs has D={width} features per step ({shape}) but the model expects input size D={D}")
+    _none_bad(~np.isfinite(x3), x3, batched, where, "xs has a non-finite value ({v}) at {at}")
     if ys is None:
         return Sequences(x3, None, batched)
     y = _real("ys", ys, where)
-    if y.ndim == 0 or len(y) != T:
-        got = "no time axis" if y.ndim == 0 else f"{len(y)} steps"
-        raise ValueError(f"{where}: xs has T={T} steps (xs shape {x.shape}) but ys has {got} (ys shape {y.shape})")
+    steps = "no time axis" if y.ndim == 0 else f"{len(y)} steps"
+    _require(y.ndim and len(y) == T, where, f"xs has T={T} steps ({shape}) but ys has {steps} (ys shape {y.shape})")
+    return Sequences(x3, _read_targets(y, T, B, K, batched, head, where, shape), batched)
+
+
+def _read_targets(
+    y: np.ndarray, T: int, B: int, K: int, batched: bool, head: str, where: str, xs_shape: str
+) -> np.ndarray:
+    """y_t for t = 1..T as rows (T, B, K): regression values, one-hot / probability rows, or class indices."""
     lead = (T, B) if batched else (T,)
     if head == "linear":
-        if y.shape != lead + (K,):
-            raise ValueError(f"{where}: regression targets ys must have shape {lead + (K,)} for K={K}; got {y.shape}")
-        y3 = y.astype(np.float64).reshape(T, B, K)
-        if not np.isfinite(y3).all():
-            raise ValueError(f"{where}: ys has a non-finite value at {_first(~np.isfinite(y3), batched)}")
-        return Sequences(x3, y3, batched)
-    if head != "softmax":
-        raise ValueError(f"{where}: unknown output head {head!r}: expected 'softmax' or 'linear'")
+        _require(
+            y.shape == lead + (K,),
+            where,
+            f"regression targets ys must have shape {lead + (K,)} for K={K}; got {y.shape}",
+        )
+        rows = y.astype(np.float64).reshape(T, B, K)
+        _none_bad(~np.isfinite(rows), rows, batched, where, "ys has a non-finite value at {at}")
+        return rows
+    _require(head == "softmax", where, f"unknown output head {head!r}: expected 'softmax' or 'linear'")
     if y.shape == lead:  # y_t given as the index k of its one-hot vector e_k
         k = y.reshape(T, B)
-        if k.dtype.kind == "b":
-            raise TypeError(f"{where}: class indices ys must be whole numbers, got booleans (ys shape {y.shape})")
+        _require(
+            k.dtype.kind != "b",
+            where,
+            f"class indices ys must be whole numbers, got booleans (ys shape {y.shape})",
+            TypeError,
+        )
         frac = ~np.isfinite(k) | (k != np.round(np.nan_to_num(k)))
-        if frac.any():
-            raise ValueError(f"{where}: class index {k[frac][0]} at {_first(frac, batched)} is not a whole number")
-        out = (k < 0) | (k >= K)
-        if out.any():
-            raise ValueError(
-                f"{where}: class index {k[out][0]:g} at {_first(out, batched)} is outside 0..{K - 1} (K={K} classes)"
-            )
-        return Sequences(x3, np.eye(K)[k.astype(np.intp)], batched)
-    if y.shape != lead + (K,):
-        raise ValueError(
-            f"{where}: ys of shape {y.shape} fits neither class indices {lead} nor one-hot rows {lead + (K,)} "
-            f"for xs of shape {x.shape} and K={K} classes"
+        _none_bad(frac, k, batched, where, "class index {v} at {at} is not a whole number")
+        _none_bad(
+            (k < 0) | (k >= K),
+            k,
+            batched,
+            where,
+            f"class index {{v:g}} at {{at}} is outside 0..{K - 1} (K={K} classes)",
         )
-    y3 = y.astype(np.float64).reshape(T, B, K)  # y_t a one-hot or probability row
-    bad = ~np.isfinite(y3) | (y3 < 0)
-    if bad.any():
-        at = _first(bad, batched)
-        raise ValueError(f"{where}: ys row at {at} has a negative or non-finite entry: {y3[bad.any(-1)][0]}")
-    off = np.abs(y3.sum(axis=-1) - 1.0) > 1e-8
-    if off.any():
-        raise ValueError(
-            f"{where}: ys row at {_first(off, batched)} sums to {y3.sum(axis=-1)[off][0]:.6g}, not 1: the target of "
-            "cross-entropy must be a one-hot or probability row (then ∇_o L = ŷ − y)"
-        )
-    return Sequences(x3, y3, batched)
+        return np.eye(K)[k.astype(np.intp)]
+    _require(
+        y.shape == lead + (K,),
+        where,
+        f"ys of shape {y.shape} fits neither class indices {lead} nor one-hot rows {lead + (K,)} for "
+        f"{xs_shape.replace(' shape', 's of shape')} and K={K} classes",
+    )
+    rows = y.astype(np.float64).reshape(T, B, K)  # y_t a one-hot or probability row
+    _none_bad(
+        ~np.isfinite(rows) | (rows < 0),
+        rows,
+        batched,
+        where,
+        "ys row at {at} has a negative or non-finite entry: {row}",
+    )
+    sums = rows.sum(axis=-1)
+    _none_bad(
+        np.abs(sums - 1.0) > 1e-8,
+        sums,
+        batched,
+        where,
+        "ys row at {at} sums to {v:.6g}, not 1: the target of cross-entropy must be a one-hot or probability row "
+        "(then ∇_o L = ŷ − y)",
+    )
+    return rows
 
 
-def check_parameters(W, U, V, b, c, where: str = "lecture") -> tuple[int, int, int]:
+def check_parameters(W: Array, U: Array, V: Array, b: Array, c: Array, where: str = "lecture") -> tuple[int, int, int]:
     """(H, D, K) from W (H×D), U (H×H), V (K×H), b (H), c (K); ValueError naming any that does not fit."""
     W, U, V, b, c = (_real(n, a, where) for n, a in zip(PARAMS, (W, U, V, b, c)))
     if W.ndim != 2:
@@ -162,7 +188,7 @@ def check_parameters(W, U, V, b, c, where: str = "lecture") -> tuple[int, int, i
     return H, D, K
 
 
-def _initial_state(h0, H: int, B: int, batched: bool, where: str) -> np.ndarray:
+def _initial_state(h0: Array, H: int, B: int, batched: bool, where: str) -> np.ndarray:
     if h0 is None:
         return np.zeros((B, H))
     h = np.asarray(_real("h0", h0, where), dtype=np.float64)
@@ -187,7 +213,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _forward(W, U, V, b, c, x3, h0):
+def _forward(
+    W: np.ndarray, U: np.ndarray, V: np.ndarray, b: np.ndarray, c: np.ndarray, x3: np.ndarray, h0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """h (T+1, B, H) with h[0] = h_0, o (T, B, K): the recurrence loops, the projections are done for all steps."""
     T, B, _ = x3.shape
     H = W.shape[0]
@@ -205,14 +233,17 @@ def _forward(W, U, V, b, c, x3, h0):
     return h, o
 
 
-def forward(W, U, V, b, c, xs, h0=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def forward(
+    W: Array, U: Array, V: Array, b: Array, c: Array, xs: Array, h0: Array | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """h_t = tanh(b + W x_t + U h_{t−1}), o_t = c + V h_t, ŷ_t = softmax(o_t) for t = 1..T (section 2.1).
 
     Returns (h, o, ŷ) for t = 1..T in the layout of xs: (T, H), (T, K), (T, K), or (T, B, ·) for a batch.
     """
     H, D, K = check_parameters(W, U, V, b, c, "lecture.forward")
     seq = _read(xs, None, D, K, "softmax", "lecture.forward")
-    h, o = _forward(*_f64(W, U, V, b, c), seq.xs, _initial_state(h0, H, seq.xs.shape[1], seq.batched, "forward"))
+    W, U, V, b, c = _f64(W, U, V, b, c)
+    h, o = _forward(W, U, V, b, c, seq.xs, _initial_state(h0, H, seq.xs.shape[1], seq.batched, "forward"))
     return _layout(h[1:], seq.batched), _layout(o, seq.batched), _layout(softmax(o), seq.batched)
 
 
@@ -229,7 +260,19 @@ def _step_losses(o: np.ndarray, y: np.ndarray, head: str) -> np.ndarray:
     return -(y * log_yhat).sum(axis=(1, 2), where=y != 0)  # 0 · log ŷ counts as 0, as in the definition
 
 
-def loss(W, U, V, b, c, xs, ys, *, h0=None, head: str = "softmax", perturb=None) -> float:
+def loss(
+    W: Array,
+    U: Array,
+    V: Array,
+    b: Array,
+    c: Array,
+    xs: Array,
+    ys: Array,
+    *,
+    h0: Array | None = None,
+    head: str = "softmax",
+    perturb: Any = None,
+) -> float:
     """L = Σ_t L(y_t, ŷ_t) (section 2.2), with ŷ_t from `forward`; summed over the batch as well.
 
     `perturb` ({t: array}, optional) adds the array to h_t after its tanh, for finite differences of ∇_{h_t}L.
@@ -245,7 +288,7 @@ def loss(W, U, V, b, c, xs, ys, *, h0=None, head: str = "softmax", perturb=None)
         if perturb and t in perturb:
             h = h + np.asarray(perturb[t]).reshape(h.shape)
         o = c + h @ V.T  # (2.1)
-        losses += _step_losses(o[None], seq.ys[t - 1][None], head)[0]  # (2.2)
+        losses += _step_losses(o[None], _targets(seq)[t - 1][None], head)[0]  # (2.2)
     return float(losses)
 
 
@@ -276,7 +319,17 @@ def output_grad(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
 # ---- section 2.4: backpropagation through time -------------------------------------------------------------------
 
 
-def _backward(W, U, V, h, o, x3, y, head: str, cut=None):
+def _backward(
+    W: Array,
+    U: Array,
+    V: Array,
+    h: Array,
+    o: Array,
+    x3: Array,
+    y: Array,
+    head: str,
+    cut: Callable[[int], bool] | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Corrected BPTT on batch-layout arrays; `cut(t)` (1-based) True stops the gradient from h_{t+1} into h_t."""
     T, B, H = x3.shape[0], x3.shape[1], W.shape[0]
     go = softmax(o) - y if head == "softmax" else 2.0 * (o - y)  # ∇_{o_t}L = ŷ_t − y_t  (2.4; linear: 2(o − y))
@@ -301,7 +354,18 @@ def _backward(W, U, V, h, o, x3, y, head: str, cut=None):
     return grads, gh, go, delta[0] @ U  # ∇_{h_0}L = U^T δ_1
 
 
-def _problem(W, U, V, b, c, xs, ys, h0, head, where):
+def _problem(
+    W: Array,
+    U: Array,
+    V: Array,
+    b: Array,
+    c: Array,
+    xs: Array,
+    ys: Array,
+    h0: Array,
+    head: str,
+    where: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Sequences, np.ndarray, np.ndarray, np.ndarray]:
     H, D, K = check_parameters(W, U, V, b, c, where)
     seq = _read(xs, ys, D, K, head, where)
     W, U, V, b, c = _f64(W, U, V, b, c)
@@ -310,7 +374,7 @@ def _problem(W, U, V, b, c, xs, ys, h0, head, where):
     return W, U, V, seq, h0a, h, o
 
 
-def _finish(grads, gh, go, gh0, seq: Sequences, h0) -> dict:
+def _finish(grads: Array, gh: Array, go: Array, gh0: Array, seq: Sequences, h0: Array) -> dict:
     grads["h"] = _layout(gh, seq.batched)
     grads["o"] = _layout(go, seq.batched)
     # ∇_{h_0}L has the shape h_0 had: (H,) for one sequence or one state shared by the batch, else (B, H)
@@ -318,7 +382,19 @@ def _finish(grads, gh, go, gh0, seq: Sequences, h0) -> dict:
     return grads
 
 
-def bptt_gradients(W, U, V, b, c, xs, ys, *, h0=None, as_printed: bool = False, head: str = "softmax") -> dict:
+def bptt_gradients(
+    W: Array,
+    U: Array,
+    V: Array,
+    b: Array,
+    c: Array,
+    xs: Array,
+    ys: Array,
+    *,
+    h0: Array | None = None,
+    as_printed: bool = False,
+    head: str = "softmax",
+) -> dict:
     """∇L for the parameters W, U, V, b, c and every h_t, o_t by backpropagation through time (section 2.4).
 
     Returns a dict: "W", "U", "V", "b", "c" (shapes of the parameters), "h" (∇_{h_t}L for t = 1..T) and "o"
@@ -352,7 +428,19 @@ def bptt_gradients(W, U, V, b, c, xs, ys, *, h0=None, as_printed: bool = False, 
     return _finish(grads, gh, go, gh0, seq, h0)
 
 
-def truncated_bptt_gradients(W, U, V, b, c, xs, ys, k: int, h0=None, *, head: str = "softmax") -> dict:
+def truncated_bptt_gradients(
+    W: Array,
+    U: Array,
+    V: Array,
+    b: Array,
+    c: Array,
+    xs: Array,
+    ys: Array,
+    k: int,
+    h0: Array | None = None,
+    *,
+    head: str = "softmax",
+) -> dict:
     """BPTT where ∇_{h_{t+1}}L does not flow back into h_t when t is a multiple of k (t = k, 2k, … < T).
 
     This is what training in chunks of k steps does when the hidden state h_t is carried into the next chunk
@@ -378,7 +466,7 @@ SWAP = (
 )
 
 
-def _printed(W, U, V, h, o, seq: Sequences, head: str) -> dict:
+def _printed(W: Array, U: Array, V: Array, h: Array, o: Array, seq: Sequences, head: str) -> dict:
     """Section 2.4 as printed; a quantity whose printed expression does not type-check maps to PrintedFormulaError."""
     x3, y = seq.xs, seq.ys
     T, B, D = x3.shape
@@ -419,7 +507,16 @@ def _printed(W, U, V, h, o, seq: Sequences, head: str) -> dict:
     return out
 
 
-def printed_gradients(W, U, V, b, c, xs, ys, h0=None) -> dict[str, Any]:
+def printed_gradients(
+    W: Array,
+    U: Array,
+    V: Array,
+    b: Array,
+    c: Array,
+    xs: Array,
+    ys: Array,
+    h0: Array | None = None,
+) -> dict[str, Any]:
     """Section 2.4 as printed, quantity by quantity: "W", "U", "V", "h", "o" as in `bptt_gradients(as_printed=True)`,
     "b" and "c" None (not in the lecture), "h_T" (∇_{h_T}L, which type-checks even when the recursion does not);
     a quantity whose printed expression does not type-check for these shapes holds the `PrintedFormulaError`."""

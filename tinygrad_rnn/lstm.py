@@ -29,6 +29,8 @@ class _Gated(Recurrent):
     uniform(−1/√H, 1/√H) initialisation."""
 
     _gates: tuple[str, ...] = ()
+    V: Tensor
+    b_y: Tensor
 
     def __init__(
         self,
@@ -43,14 +45,13 @@ class _Gated(Recurrent):
         super().__init__(input_size, hidden_size, output_size, head=head, dtype=dtype)
         rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(self.hidden_size)  # uniform(−1/√H, 1/√H), the usual initialisation of recurrent layers
-        size = {"D": self.input_size, "H": self.hidden_size, "K": self.output_size}
         arrays = {}
-        for name, spec in self.shape_spec().items():
-            arrays[name] = rng.uniform(-bound, bound, size=tuple(size[c] for c in spec)).astype(self.dtype)
+        for name, shape in self._parameter_shapes().items():
+            arrays[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
         self._make_parameters(arrays)
 
     @classmethod
-    def shape_spec(cls) -> dict[str, str]:
+    def shape_spec(cls, **options: Any) -> dict[str, str]:
         spec = {f"{p}_{g}": s for g in cls._gates for p, s in (("W", "HD"), ("U", "HH"), ("b", "H"))}
         return spec | {"V": "KH", "b_y": "K"}
 
@@ -87,6 +88,7 @@ class LSTM(_Gated):
     """
 
     _gates = ("f", "i", "g", "og")
+    b_f: Tensor
     state_keys = ("h", "c")
     step_keys = ("f", "i", "g", "og", "c", "h")
 
@@ -104,13 +106,17 @@ class LSTM(_Gated):
         super().__init__(input_size, hidden_size, output_size, seed=seed, head=head, dtype=dtype)
         self.b_f.data[...] = forget_bias
 
-    def forward(self, xs: Any, h0: Any = None, c0: Any = None, **kw: Any) -> tuple[list[Tensor], list[Tensor]]:
+    def forward(  # type: ignore[override]  # c0 is the third positional argument, as in LSTM(xs, h0, c0)
+        self, xs: Any, h0: Any = None, c0: Any = None, perturb: Any = None, *, perturb_o: Any = None
+    ) -> tuple[list[Tensor], list[Tensor]]:
         """h_1..h_T and o_1..o_T for xs (T, D) or (T, B, D); h0, c0 (H,) or (B, H), zeros when None."""
-        return super().forward(xs, h0, c0=c0, **kw)
+        return super().forward(xs, h0, perturb, perturb_o=perturb_o, c0=c0)
 
-    def loss(self, xs: Any, ys: Any, h0: Any = None, c0: Any = None, **kw: Any) -> Tensor:
+    def loss(  # type: ignore[override]  # c0 is the third positional argument
+        self, xs: Any, ys: Any, h0: Any = None, c0: Any = None, perturb: Any = None, **kw: Any
+    ) -> Tensor:
         """L = Σ_t L_t (summed over a batch too), as `RNN.loss`; h0, c0 as in `forward`."""
-        return super().loss(xs, ys, h0, c0=c0, **kw)
+        return super().loss(xs, ys, h0, perturb, c0=c0, **kw)
 
     def cell(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
         h, c = state
@@ -134,14 +140,53 @@ class GRU(_Gated):
     With z_t = 0 and r_t = 1 the cell is the lecture's h_t = tanh(b + W x_t + U h_{t−1}). Parameters, in order:
     W_z U_z b_z W_r U_r b_r W_n U_n b_n V b_y, uniform(−1/√H, 1/√H) from `seed`. h_0 is zeros unless given;
     `state` is h_T of the last call.
+
+    variant="torch" is PyTorch's form, the reset gate applied after the recurrent product and its bias:
+        n_t = tanh(W_n x_t + b_n + r_t ⊙ (U_n h_{t−1} + bh_n))    (one more parameter, bh_n, after b_y)
+    so that `to_torch()` / `GRU.from_torch` map it to `torch.nn.GRU` exactly. The default stays Cho et al.'s.
     """
 
     _gates = ("z", "r", "n")
+    W_n: Tensor
+    U_n: Tensor
+    b_n: Tensor
+    bh_n: Tensor
     step_keys = ("z", "r", "n", "h")
+    spec_options = ("variant",)
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        *,
+        seed: int = 0,
+        head: str = "softmax",
+        dtype: Any = np.float64,
+        variant: str = "cho",
+    ) -> None:
+        if variant not in ("cho", "torch"):
+            raise ValueError(f"GRU: variant must be 'cho' (Cho et al. 2014) or 'torch' (PyTorch's), got {variant!r}")
+        self.variant = variant
+        super().__init__(input_size, hidden_size, output_size, seed=seed, head=head, dtype=dtype)
+
+    @classmethod
+    def shape_spec(cls, **options: Any) -> dict[str, str]:
+        spec = super().shape_spec()
+        return spec | {"bh_n": "H"} if options.get("variant") == "torch" else spec
+
+    def config(self) -> dict[str, Any]:
+        return super().config() | {"variant": self.variant}
+
+    def _repr_options(self) -> dict[str, Any]:
+        return {"variant": self.variant} if self.variant != "cho" else {}
 
     def cell(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
         (h,) = state
         z = self._pre("z", x, h).sigmoid()
         r = self._pre("r", x, h).sigmoid()
-        n = (matvec(self.W_n, x) + matvec(self.U_n, r * h) + self.b_n).tanh()
+        if self.variant == "torch":
+            n = (matvec(self.W_n, x) + self.b_n + r * (matvec(self.U_n, h) + self.bh_n)).tanh()
+        else:
+            n = (matvec(self.W_n, x) + matvec(self.U_n, r * h) + self.b_n).tanh()
         return {"z": z, "r": r, "n": n, "h": (1.0 - z) * n + z * h}

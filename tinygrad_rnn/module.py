@@ -8,7 +8,7 @@ output layer — little else.
 
 from __future__ import annotations
 
-import zipfile
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,15 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import functional as F
+from tinygrad_rnn import torch_bridge
+from tinygrad_rnn.checkpoint import CHECKPOINT_FORMAT, META_KEY, find_npz, npz_path, read_npz
 from tinygrad_rnn.inputs import Sequences, check_dtype, check_head, check_sizes, validate_sequences, whole_number
 from tinygrad_rnn.tensor import Tensor, scope, stack
 
 __all__ = ["Module", "Recurrent", "Trace", "output_loss", "chunk_bounds", "detach_state", "matvec"]
 
+# A model whose parameters alone take more than this is refused at construction (before any allocation).
+MAX_PARAMETER_BYTES = 4 * 2**30
 State = Any  # a Tensor (h) or a tuple of Tensors ((h, c) for the LSTM)
 
 
@@ -33,6 +37,7 @@ class Module:
     """A model whose parameters are the Tensor attributes named in `param_names` (in that order)."""
 
     param_names: tuple[str, ...] = ()
+    transform: Any = None  # the data transform `load_model` read beside the arrays (a Vocabulary, a Standardizer)
 
     def parameters(self) -> list[Tensor]:
         return [getattr(self, n) for n in self.param_names]
@@ -48,19 +53,36 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def save(self, path: str | Path) -> Path:
-        """Write the parameters by name to an .npz file (the suffix is added when missing)."""
-        path = _npz_path(path)
-        np.savez(path, **self.arrays())
+    def config(self) -> dict[str, Any]:
+        """The constructor's options that define this model beyond its sizes and arrays (saved with it)."""
+        return {}
+
+    def sizes(self) -> dict[str, int]:
+        """The constructor's size arguments."""
+        return {}
+
+    def save(self, path: str | Path, transform: Any = None) -> Path:
+        """Write the parameters by name to an .npz file (the suffix is added when missing), and beside them, as JSON
+        (no pickle), what rebuilds the model: its class, sizes and options, and the data `transform` if given (a
+        `data.Vocabulary` or `data.Standardizer`, anything with `to_config()`). `load_model(path)` reads it back."""
+        meta = {"format": CHECKPOINT_FORMAT, "class": type(self).__name__, "sizes": self.sizes()}
+        meta |= {"options": self.config(), "parameters": list(self.param_names), "transform": None}
+        if transform is not None:
+            if not hasattr(transform, "to_config"):
+                raise TypeError(f"save: transform {type(transform).__name__} has no to_config()")
+            meta["transform"] = {"class": type(transform).__name__, "config": transform.to_config()}
+        path = npz_path(path)
+        arrays: dict[str, Any] = {**self.arrays(), META_KEY: np.array(json.dumps(meta))}
+        tmp = path.with_name(path.name + ".part.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)  # written whole, then moved: an interrupted save leaves the old file as it was
         return path
 
     def load(self, path: str | Path) -> Module:
         """Read parameters saved by `save` ("m" finds "m.npz"); every parameter must be there with its shape, as
         finite real numbers. Nothing changes unless all of them pass (ValueError naming the file)."""
-        path = Path(path)
-        if not path.exists() and _npz_path(path).exists():
-            path = _npz_path(path)
-        self.assign(_read_npz(path, self.param_names), where=f"load {path}")
+        path = find_npz(path)
+        self.assign(read_npz(path, self.param_names), where=f"load {path}")
         return self
 
     def assign(self, arrays: dict[str, Any], where: str = "assign") -> None:
@@ -85,46 +107,6 @@ class Module:
             p = getattr(self, name)
             p.data = arr.astype(p.data.dtype, copy=True)
             p.grad = None
-
-
-def _npz_path(path: str | Path) -> Path:
-    path = Path(path)
-    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
-
-
-def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The named arrays of an .npz file; ValueError naming the file for anything that is not a readable one. Each
-    array's header is read first: one claiming more bytes than the archive holds is refused before allocation."""
-    if not path.is_file():
-        raise ValueError(f"load {path}: no such file")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            files = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
-            missing = [n for n in names if n not in files]
-            if missing:
-                raise ValueError(f"load {path}: parameter(s) {', '.join(missing)} missing; file has {sorted(files)}")
-            out = {}
-            for n in names:
-                with archive.open(files[n]) as f:
-                    major, _ = np.lib.format.read_magic(f)
-                    read_header = (
-                        np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-                    )
-                    shape, _, dtype = read_header(f)
-                    if dtype.hasobject:
-                        raise ValueError(f"load {path}: parameter {n} holds Python objects; refused")
-                    claimed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                    if claimed > archive.getinfo(files[n]).file_size:
-                        raise ValueError(f"load {path}: parameter {n} claims {claimed} bytes but the file holds fewer")
-                with archive.open(files[n]) as f:
-                    out[n] = np.lib.format.read_array(f, allow_pickle=False)
-            return out
-    except ValueError as e:
-        if str(e).startswith(f"load {path}"):
-            raise
-        raise ValueError(f"load {path}: not a readable .npz file of parameters ({e})") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, TypeError) as e:
-        raise ValueError(f"load {path}: not a readable .npz file of parameters ({type(e).__name__}: {e})") from None
 
 
 # ---- the trace -----------------------------------------------------------------------------------------------------
@@ -226,6 +208,7 @@ class Recurrent(Module):
 
     state_keys: tuple[str, ...] = ("h",)
     step_keys: tuple[str, ...] = ("h",)
+    spec_options: tuple[str, ...] = ()  # constructor options that change the parameters (see shape_spec)
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, *, head: str, dtype: Any) -> None:
         cls = type(self).__name__
@@ -235,12 +218,28 @@ class Recurrent(Module):
         self.dtype = check_dtype(dtype, cls)
         self.trace: Trace | None = None
         self.state: State | None = None
+        self._check_size(cls)
+
+    def _check_size(self, owner: str) -> None:
+        count = sum(int(np.prod(shape)) for shape in self._parameter_shapes().values())
+        if count * self.dtype.itemsize > MAX_PARAMETER_BYTES:
+            raise ValueError(
+                f"{owner}: {count:,} parameters need {count * self.dtype.itemsize / 2**30:.1f} GiB; at most "
+                f"{MAX_PARAMETER_BYTES / 2**30:.0f} GiB (module.MAX_PARAMETER_BYTES) are made"
+            )
 
     # -- parameters --
     @classmethod
-    def shape_spec(cls) -> dict[str, str]:
-        """Each parameter's shape in the letters D (input), H (hidden), K (output), e.g. {"W": "HD", "b": "H"}."""
+    def shape_spec(cls, **options: Any) -> dict[str, str]:
+        """Each parameter's shape in the letters D (input), H (hidden), K (output), e.g. {"W": "HD", "b": "H"};
+        `options` are the constructor's options that change the parameters (the GRU's variant)."""
         raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        return {"head": self.head, "dtype": self.dtype.name}
+
+    def sizes(self) -> dict[str, int]:
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size, "output_size": self.output_size}
 
     def _make_parameters(self, arrays: dict[str, np.ndarray]) -> None:
         for name, value in arrays.items():
@@ -249,7 +248,8 @@ class Recurrent(Module):
 
     def _parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         size = {"D": self.input_size, "H": self.hidden_size, "K": self.output_size}
-        return {n: tuple(size[c] for c in spec) for n, spec in self.shape_spec().items()}
+        spec = self.shape_spec(**{k: getattr(self, k) for k in self.spec_options})
+        return {n: tuple(size[c] for c in letters) for n, letters in spec.items()}
 
     @classmethod
     def from_arrays(cls, **given: Any) -> Recurrent:
@@ -258,8 +258,8 @@ class Recurrent(Module):
         checked against the others; an error names the parameter. dtype: the given one, else float32 when every
         array is float32, else float64."""
         where = f"{cls.__name__}.from_arrays"
-        spec = cls.shape_spec()
-        options = {k: v for k, v in given.items() if k not in spec and not isinstance(v, (np.ndarray, Tensor, list))}
+        options = {k: v for k, v in given.items() if not isinstance(v, (np.ndarray, Tensor, list))}
+        spec = cls.shape_spec(**{k: v for k, v in options.items() if k in cls.spec_options})
         arrays = {k: np.asarray(getattr(v, "data", v)) for k, v in given.items() if k not in options}
         unknown, missing = set(arrays) - set(spec), [n for n in spec if n not in arrays]
         if unknown or missing:
@@ -296,6 +296,12 @@ class Recurrent(Module):
             got = getattr(self, name).data.shape
             if got != shape:
                 raise ValueError(f"{where}: parameter {name} has shape {got}; the model needs {shape}")
+
+    def last_trace(self) -> Trace:
+        """The trace of the last `forward`/`loss` call (ValueError when there was none)."""
+        if self.trace is None:
+            raise ValueError(f"{type(self).__name__}: no forward pass has run yet, so there is no trace")
+        return self.trace
 
     # -- the cell, given by each model --
     def cell(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
@@ -454,7 +460,11 @@ class Recurrent(Module):
         return self._heads(trace, seq, weights, reduction)
 
     def _targets(self, seq: Sequences) -> np.ndarray:
-        return seq.index if seq.index is not None else seq.ys.astype(self.dtype)
+        """Class indices when given so, else the target rows in the model's dtype."""
+        if seq.labels is not None:
+            return seq.labels
+        assert seq.ys is not None, "a loss needs targets"
+        return seq.ys.astype(self.dtype)
 
     def _heads(self, trace: Trace, seq: Sequences, weights: np.ndarray | None, reduction: str) -> Tensor:
         """ŷ_t and L_t on every o_t, each in its step's scope; L = Σ_t L_t (or their mean)."""
@@ -501,6 +511,21 @@ class Recurrent(Module):
             result = self.forward(xs[a:b], state)[1] if ys is None else self.loss(xs[a:b], ys[a:b], state)
             state = detach_state(self.state)
             yield a, b, result
+
+    # -- PyTorch --
+    def to_torch(self) -> tuple[Any, Any]:
+        """(recurrent, readout): a torch.nn.RNN / LSTM / GRU (the GRU for variant="torch" only) and a torch.nn.Linear
+        with V and the output bias, holding these weights exactly, in this model's dtype; input laid out (T, B, D)."""
+        return torch_bridge.to_torch(self)
+
+    @classmethod
+    def from_torch(cls, recurrent: Any, readout: Any, **options: Any) -> Recurrent:
+        """This kind of model holding the weights of a one-layer torch.nn.RNN / LSTM / GRU and a Linear readout
+        (PyTorch's two biases added); `options` go to the constructor (e.g. head="linear")."""
+        arrays = torch_bridge.from_torch_arrays(cls.__name__, recurrent, readout)
+        if cls.__name__ == "GRU":
+            options.setdefault("variant", "torch")
+        return cls.from_arrays(**arrays, **options)
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self._repr_options().items())

@@ -10,8 +10,21 @@ This module sees arrays only and never imports tensor.py.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
+
+# fmt: off
+__all__ = [
+    "Function", "Grads", "Axis",
+    "Add", "Sub", "Mul", "Div", "Power", "Where",  # elementwise, binary (where: two inputs, a constant condition)
+    "Neg", "Pow", "Exp", "Expm1", "Log", "Tanh", "Sigmoid", "Relu", "Abs",  # elementwise, unary
+    "MatMul", "Reduction", "Sum", "Mean", "Prod", "Max",  # linear algebra, reductions
+    "Reshape", "Transpose", "GetItem", "Stack", "Concatenate", "SoftmaxCrossEntropy",  # shape, fused
+]
+# fmt: on
+Grads = tuple[np.ndarray | None, ...]  # what a backward returns: one gradient (or None) per input, in input order
+Axis = int | tuple[int, ...] | None
 
 
 class Function:
@@ -20,11 +33,11 @@ class Function:
     __slots__ = ("saved", "needs")
     name = "function"
 
-    def __init__(self, needs: tuple[bool, ...] = ()):
+    def __init__(self, needs: tuple[bool, ...] = ()) -> None:
         self.needs = needs
         self.saved: tuple = ()
 
-    def save(self, *values) -> None:
+    def save(self, *values: np.ndarray) -> None:
         self.saved = values
 
 
@@ -36,10 +49,10 @@ class Add(Function):
 
     name = "add"
 
-    def forward(self, a, b):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a + b
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return g, g
 
 
@@ -48,10 +61,10 @@ class Sub(Function):
 
     name = "sub"
 
-    def forward(self, a, b):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a - b
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return g, (-g if self.needs[1] else None)
 
 
@@ -60,11 +73,11 @@ class Mul(Function):
 
     name = "mul"
 
-    def forward(self, a, b):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.save(a, b)
         return a * b
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         a, b = self.saved
         return (g * b if self.needs[0] else None), (g * a if self.needs[1] else None)
 
@@ -74,15 +87,54 @@ class Div(Function):
 
     name = "div"
 
-    def forward(self, a, b):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = a / b
         self.save(b, out)
         return out
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         b, out = self.saved
         ga = g / b
         return (ga if self.needs[0] else None), (-ga * out if self.needs[1] else None)
+
+
+class Power(Function):
+    """out = aᵇ (b a tensor too)       ∂out/∂a = b·aᵇ⁻¹ (0 where b = 0),  ∂out/∂b = aᵇ·ln a (0 where a = 0 ≤ b)
+
+    The zeros are PyTorch's: a⁰ = 1 for every a, and 0ᵇ = 0 for every b > 0, so neither moves there — the formulas
+    would give 0·∞. For a < 0, ln a is NaN: aᵇ is not differentiable in b there.
+    """
+
+    name = "power"
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = a**b
+        self.save(a, b, out)
+        return out
+
+    def backward(self, g: np.ndarray) -> Grads:
+        a, b, out = self.saved
+        with np.errstate(divide="ignore", invalid="ignore"):  # the places masked to 0 may hold inf or NaN
+            ga = g * np.where(b == 0, 0.0, b * a ** (b - 1)) if self.needs[0] else None
+            gb = g * np.where((a == 0) & (b >= 0), 0.0, out * np.log(a)) if self.needs[1] else None
+        return ga, gb
+
+
+class Where(Function):
+    """out = a where cond, else b (cond a constant)   ∂out/∂a = 1 where cond, else 0;  ∂out/∂b = 0 where cond, else 1"""
+
+    name = "where"
+
+    def __init__(self, needs: tuple[bool, ...] = (), cond: Any = None) -> None:
+        super().__init__(needs)
+        self.cond = cond
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.where(self.cond, a, b)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        c = self.cond
+        return (np.where(c, g, 0.0) if self.needs[0] else None), (np.where(c, 0.0, g) if self.needs[1] else None)
 
 
 # ---- elementwise, unary -------------------------------------------------------------------------------------------
@@ -93,29 +145,29 @@ class Neg(Function):
 
     name = "neg"
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         return -a
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return (-g,)
 
 
 class Pow(Function):
-    """out = aᵖ (p a constant)         ∂out/∂a = p·aᵖ⁻¹"""
+    """out = aᵖ (p a constant)         ∂out/∂a = p·aᵖ⁻¹   (0 for p = 0, also at a = 0, as PyTorch and autograd)"""
 
     name = "pow"
 
-    def __init__(self, needs=(), p: float = 1.0):
+    def __init__(self, needs: tuple[bool, ...] = (), p: float = 1.0) -> None:
         super().__init__(needs)
         self.p = p
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         self.save(a)
         return a**self.p
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         (a,) = self.saved
-        return (g * self.p * a ** (self.p - 1),)
+        return (g * (self.p * a ** (self.p - 1)) if self.p != 0 else np.zeros_like(g),)
 
 
 class Exp(Function):
@@ -123,12 +175,12 @@ class Exp(Function):
 
     name = "exp"
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         out = np.exp(a)
         self.save(out)
         return out
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return (g * self.saved[0],)
 
 
@@ -137,12 +189,12 @@ class Expm1(Function):
 
     name = "expm1"
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         out = np.expm1(a)
         self.save(out)
         return out
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return (g * (self.saved[0] + 1.0),)
 
 
@@ -151,11 +203,11 @@ class Log(Function):
 
     name = "log"
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         self.save(a)
         return np.log(a)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return (g / self.saved[0],)
 
 
@@ -164,12 +216,12 @@ class Tanh(Function):
 
     name = "tanh"
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         out = np.tanh(a)
         self.save(out)
         return out
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         (out,) = self.saved
         return (g * (1.0 - out * out),)
 
@@ -179,13 +231,13 @@ class Sigmoid(Function):
 
     name = "sigmoid"
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         e = np.exp(-np.abs(a))  # e ≤ 1: no overflow, and no cancellation for large negative a
         out = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
         self.save(out)
         return out
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         (out,) = self.saved
         return (g * out * (1.0 - out),)
 
@@ -195,11 +247,11 @@ class Relu(Function):
 
     name = "relu"
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         self.save(a > 0)
         return np.maximum(a, 0)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return (g * self.saved[0],)
 
 
@@ -208,11 +260,11 @@ class Abs(Function):
 
     name = "abs"
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         self.save(a)
         return np.abs(a)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return (g * np.sign(self.saved[0]),)
 
 
@@ -228,11 +280,11 @@ class MatMul(Function):
 
     name = "matmul"
 
-    def forward(self, a, b):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.save(a, b)
         return a @ b
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         a, b = self.saved
         if a.ndim == 2 and b.ndim == 2:  # the common case, matrices: the two products above, nothing to promote
             return (g @ b.T if self.needs[0] else None), (a.T @ g if self.needs[1] else None)
@@ -260,66 +312,86 @@ class MatMul(Function):
 # ---- reductions ---------------------------------------------------------------------------------------------------
 
 
-class Sum(Function):
+class Reduction(Function):
+    """Base of the reductions: `axis` (None for all, an int or a tuple of ints) and `keepdims`, as in numpy."""
+
+    def __init__(self, needs: tuple[bool, ...] = (), axis: Axis = None, keepdims: bool = False) -> None:
+        super().__init__(needs)
+        self.axis, self.keepdims = axis, keepdims
+
+    def expand(self, g: np.ndarray, ndim: int) -> np.ndarray:
+        """∂L/∂out with the reduced axes put back as length 1, so that it broadcasts against the input."""
+        if self.keepdims:
+            return g
+        return np.expand_dims(g, tuple(range(ndim)) if self.axis is None else self.axis)
+
+
+class Sum(Reduction):
     """out = Σ_axis a                  ∂out/∂a = 1 (the gradient is copied back along the summed axes)"""
 
     name = "sum"
 
-    def __init__(self, needs=(), axis=None, keepdims=False):
-        super().__init__(needs)
-        self.axis, self.keepdims = axis, keepdims
-
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         self.shape = a.shape
         return a.sum(axis=self.axis, keepdims=self.keepdims)
 
-    def backward(self, g):
-        if self.axis is not None and not self.keepdims:
-            g = np.expand_dims(g, self.axis)
-        return (np.broadcast_to(g, self.shape),)
+    def backward(self, g: np.ndarray) -> Grads:
+        return (np.broadcast_to(self.expand(g, len(self.shape)), self.shape),)
 
 
-class Mean(Function):
+class Mean(Reduction):
     """out = (1/n) Σ_axis a            ∂out/∂a = 1/n"""
 
     name = "mean"
 
-    def __init__(self, needs=(), axis=None, keepdims=False):
-        super().__init__(needs)
-        self.axis, self.keepdims = axis, keepdims
-
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         self.shape = a.shape
         out = np.mean(a, axis=self.axis, keepdims=self.keepdims)
         self.n = a.size // max(np.size(out), 1) if a.size else 1
         return out
 
-    def backward(self, g):
-        if self.axis is not None and not self.keepdims:
-            g = np.expand_dims(g, self.axis)
-        return (np.broadcast_to(g / self.n, self.shape),)
+    def backward(self, g: np.ndarray) -> Grads:
+        return (np.broadcast_to(self.expand(g, len(self.shape)) / self.n, self.shape),)
 
 
-class Max(Function):
+class Prod(Reduction):
+    """out = Π_axis a                  ∂out/∂a_i = Π_{j≠i} a_j   (the product of the others: exact at zeros: no ÷)"""
+
+    name = "prod"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.save(a)
+        return np.prod(a, axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        (a,) = self.saved
+        if a.size == 0:
+            return (np.zeros(a.shape, dtype=np.result_type(a, g)),)
+        axes = tuple(range(a.ndim)) if self.axis is None else tuple(int(i) % a.ndim for i in np.atleast_1d(self.axis))
+        keep = tuple(i for i in range(a.ndim) if i not in axes)
+        n = int(np.prod([a.shape[i] for i in axes]))
+        b = a.transpose(keep + axes).reshape([a.shape[i] for i in keep] + [n])  # the reduced elements on one axis
+        ones = np.ones_like(b[..., :1])  # before_i = b_0 ⋯ b_{i−1} and after_i = b_{i+1} ⋯ b_{n−1}, by running products
+        before = np.cumprod(np.concatenate([ones, b[..., :-1]], axis=-1), axis=-1)
+        after = np.cumprod(np.concatenate([ones, b[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        others = (before * after).reshape([a.shape[i] for i in keep + axes]).transpose(np.argsort(keep + axes))
+        return (self.expand(g, a.ndim) * others,)
+
+
+class Max(Reduction):
     """out = max_axis a                ∂out/∂a = 1/m at the m positions that attain the max, else 0"""
 
     name = "max"
 
-    def __init__(self, needs=(), axis=None, keepdims=False):
-        super().__init__(needs)
-        self.axis, self.keepdims = axis, keepdims
-
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         out = np.max(a, axis=self.axis, keepdims=True)
         self.save(a, out)
         return out if self.keepdims else np.squeeze(out, axis=self.axis)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         a, out = self.saved
-        if not self.keepdims:
-            g = np.expand_dims(g, self.axis if self.axis is not None else tuple(range(a.ndim)))
         hit = a == out
-        return (g * hit / np.sum(hit, axis=self.axis, keepdims=True),)
+        return (self.expand(g, a.ndim) * hit / np.sum(hit, axis=self.axis, keepdims=True),)
 
 
 # ---- shape --------------------------------------------------------------------------------------------------------
@@ -330,15 +402,15 @@ class Reshape(Function):
 
     name = "reshape"
 
-    def __init__(self, needs=(), shape=()):
+    def __init__(self, needs: tuple[bool, ...] = (), shape: tuple = ()) -> None:
         super().__init__(needs)
         self.shape = shape
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         self.in_shape = a.shape
         return a.reshape(self.shape)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return (g.reshape(self.in_shape),)
 
 
@@ -347,15 +419,15 @@ class Transpose(Function):
 
     name = "transpose"
 
-    def __init__(self, needs=(), axes=None):
+    def __init__(self, needs: tuple[bool, ...] = (), axes: tuple[int, ...] | None = None) -> None:
         super().__init__(needs)
         self.axes = axes
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         return a.transpose(self.axes)
 
-    def backward(self, g):
-        return (g.transpose(None if self.axes is None else np.argsort(self.axes)),)
+    def backward(self, g: np.ndarray) -> Grads:  # the inverse of axes, counted from 0 (argsort of -1 would be wrong)
+        return (g.transpose(None if self.axes is None else np.argsort([ax % g.ndim for ax in self.axes])),)
 
 
 class GetItem(Function):
@@ -363,20 +435,20 @@ class GetItem(Function):
 
     name = "getitem"
 
-    def __init__(self, needs=(), index=None):
+    def __init__(self, needs: tuple[bool, ...] = (), index: Any = None) -> None:
         super().__init__(needs)
         self.index = index
 
-    def forward(self, a):
+    def forward(self, a: np.ndarray) -> np.ndarray:
         self.shape, self.dtype = a.shape, a.dtype
         return a[self.index]
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         out = np.zeros(self.shape, dtype=np.result_type(self.dtype, g.dtype))
         self.add_to(out, g)
         return (out,)
 
-    def add_to(self, grad_a, g):
+    def add_to(self, grad_a: np.ndarray, g: np.ndarray) -> None:
         """grad_a[index] += g in place: the same scatter into a gradient buffer that already exists."""
         if isinstance(self.index, (int, slice)):  # basic indexing picks each place once: a plain += is exact
             grad_a[self.index] += g
@@ -389,14 +461,14 @@ class Stack(Function):
 
     name = "stack"
 
-    def __init__(self, needs=(), axis=0):
+    def __init__(self, needs: tuple[bool, ...] = (), axis: int = 0) -> None:
         super().__init__(needs)
         self.axis = axis
 
-    def forward(self, *arrays):
+    def forward(self, *arrays: np.ndarray) -> np.ndarray:
         return np.stack(arrays, axis=self.axis)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         return tuple(np.moveaxis(g, self.axis, 0))
 
 
@@ -405,17 +477,17 @@ class Concatenate(Function):
 
     name = "concatenate"
 
-    def __init__(self, needs=(), axis=0):
+    def __init__(self, needs: tuple[bool, ...] = (), axis: int = 0) -> None:
         super().__init__(needs)
         self.axis = axis
 
-    def forward(self, *arrays):
+    def forward(self, *arrays: np.ndarray) -> np.ndarray:
         self.edges = [0, *itertools.accumulate(a.shape[self.axis] for a in arrays)]
         return np.concatenate(arrays, axis=self.axis)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         before = (slice(None),) * (self.axis % g.ndim)  # whole along the axes before `axis`
-        return tuple(g[(*before, slice(i, j))] for i, j in zip(self.edges, self.edges[1:]))
+        return tuple(g[before + (slice(i, j),)] for i, j in zip(self.edges, self.edges[1:]))
 
 
 # ---- fused --------------------------------------------------------------------------------------------------------
@@ -430,11 +502,11 @@ class SoftmaxCrossEntropy(Function):
 
     name = "softmax_cross_entropy"
 
-    def __init__(self, needs=(), y=None):
+    def __init__(self, needs: tuple[bool, ...] = (), y: Any = None) -> None:
         super().__init__(needs)
         self.y = y
 
-    def forward(self, o):
+    def forward(self, o: np.ndarray) -> np.ndarray:
         z = o - o.max(axis=-1, keepdims=True)
         e = np.exp(z)
         s = e.sum(axis=-1, keepdims=True)
@@ -442,7 +514,7 @@ class SoftmaxCrossEntropy(Function):
         z -= np.log(s)  # log ŷ
         return -np.multiply(z, self.y, out=z).sum(axis=-1)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> Grads:
         (yhat,) = self.saved
         d = yhat * self.y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
         d -= self.y

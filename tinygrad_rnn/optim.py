@@ -7,23 +7,35 @@ An optimizer holds a list of parameter Tensors and updates `p.data` in place fro
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.inputs import real
 from tinygrad_rnn.tensor import Tensor, composite
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adam", "clip_grad_norm", "clip_grad_value", "l1_penalty", "l2_penalty"]
 
 
-def _param_list(params, fn: str) -> list[Tensor]:
+def _param_list(params: Any, fn: str) -> list[Tensor]:
+    """The parameters as a list of distinct Tensors (from a list, any iterable, or a Module's .parameters())."""
     if hasattr(params, "parameters") and callable(params.parameters):
         params = params.parameters()
-    params = list(params)
+    if isinstance(params, Tensor):
+        params = [params]
+    try:
+        params = list(params)
+    except TypeError:
+        raise TypeError(f"{fn}: params must be a list of Tensors or a Module, got {type(params).__name__}") from None
     if not params:
         raise ValueError(f"{fn}: got an empty list of parameters")
+    first: dict[Tensor, int] = {}  # Tensors hash by identity: the same parameter object, not equal values
     for i, p in enumerate(params):
         if not isinstance(p, Tensor):
             raise TypeError(f"{fn}: parameter {i} is a {type(p).__name__}, expected a Tensor")
+        if p in first:
+            raise ValueError(f"{fn}: parameter {_label(p, first[p])} is listed twice (#{first[p]} and #{i})")
+        first[p] = i
     return params
 
 
@@ -34,16 +46,13 @@ def _label(p: Tensor, i: int) -> str:
 class Optimizer:
     """Base class: `params` (a list of Tensors, or a Module), `lr`; subclasses implement `_update(i, p, g)`."""
 
-    def __init__(self, params, lr: float):
+    def __init__(self, params: Any, lr: float) -> None:
         name = type(self).__name__
         self.params = _param_list(params, name)
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"{name}: learning rate must be a finite number > 0, got {lr!r}")
+        self.lr = real(name, "learning rate lr", lr, low=0)
         for i, p in enumerate(self.params):
             if not p.requires_grad:
                 raise ValueError(f"{name}: parameter {_label(p, i)} has requires_grad=False")
-        self.lr = float(lr)
-        self.steps = 0
 
     def zero_grad(self) -> None:
         """p.grad ← None for every parameter."""
@@ -52,7 +61,6 @@ class Optimizer:
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        self.steps += 1
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
@@ -71,14 +79,12 @@ class Optimizer:
 class SGD(Optimizer):
     """v ← μ v + g,  θ ← θ − η v   (plain gradient descent when μ = 0; PyTorch's form of momentum)."""
 
-    def __init__(self, params, lr: float, momentum: float = 0.0):
+    def __init__(self, params: Any, lr: float, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"SGD: momentum must lie in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = real("SGD", "momentum", momentum, low=0, strict=False, high=1)
         self.velocity = [np.zeros_like(p.data) for p in self.params]
 
-    def _update(self, i, p, g):
+    def _update(self, i: int, p: Tensor, g: np.ndarray) -> np.ndarray:
         if self.momentum == 0.0:
             return self.lr * g
         v = self.velocity[i]
@@ -88,17 +94,24 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """G ← G + g²,  θ ← θ − η g / (√G + ε)   (Duchi, Hazan & Singer 2011; min-char-rnn's optimizer)."""
+    """G ← G + g²,  θ ← θ − η g / (√G + ε)   (Duchi, Hazan & Singer 2011), with ε outside the root as in PyTorch.
 
-    def __init__(self, params, lr: float = 0.1, eps: float = 1e-8):
+    Karpathy's min-char-rnn puts ε inside: θ ← θ − η g / √(G + ε) (there ε = 1e-8); `eps_inside=True` gives that form.
+    The two differ only while G is about ε or smaller: for a parameter whose gradients are all below ~√ε = 1e-4.
+    """
+
+    def __init__(self, params: Any, lr: float = 0.1, eps: float = 1e-8, eps_inside: bool = False) -> None:
         super().__init__(params, lr)
-        self.eps = float(eps)
+        self.eps = real("Adagrad", "eps", eps, low=0)
+        if not isinstance(eps_inside, bool):
+            raise TypeError(f"Adagrad: eps_inside must be True or False, got {eps_inside!r}")
+        self.eps_inside = eps_inside
         self.sum_sq = [np.zeros_like(p.data) for p in self.params]
 
-    def _update(self, i, p, g):
+    def _update(self, i: int, p: Tensor, g: np.ndarray) -> np.ndarray:
         G = self.sum_sq[i]
         G += g * g
-        return self.lr * g / (np.sqrt(G) + self.eps)
+        return self.lr * g / (np.sqrt(G + self.eps) if self.eps_inside else np.sqrt(G) + self.eps)
 
 
 class Adam(Optimizer):
@@ -107,18 +120,20 @@ class Adam(Optimizer):
     Algorithm 1 of Kingma & Ba (2015), with their defaults β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(
+        self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         super().__init__(params, lr)
-        b1, b2 = betas
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}")
-        self.betas = (float(b1), float(b2))
-        self.eps = float(eps)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise TypeError(f"Adam: betas must be a pair (β₁, β₂), got {betas!r}")
+        b1, b2 = (real("Adam", f"betas[{k}]", b, low=0, strict=False, high=1) for k, b in enumerate(betas))
+        self.betas = (b1, b2)
+        self.eps = real("Adam", "eps", eps, low=0)
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
         self.t = [0] * len(self.params)  # per parameter: a parameter without gradient does not advance
 
-    def _update(self, i, p, g):
+    def _update(self, i: int, p: Tensor, g: np.ndarray) -> np.ndarray:
         b1, b2 = self.betas
         self.t[i] += 1
         t = self.t[i]
@@ -133,37 +148,41 @@ class Adam(Optimizer):
 
 
 # ----------------------------------------------------------------------------------------------------- clipping
-def clip_grad_norm(params, max_norm: float) -> float:
+def clip_grad_norm(params: Any, max_norm: float) -> float:
     """‖g‖ = √(Σ_p ‖g_p‖²);  if ‖g‖ > c:  g_p ← g_p · c / ‖g‖ for every p.  Returns ‖g‖ before clipping.
 
     The global norm over all parameters together (Pascanu, Mikolov & Bengio 2013): the direction of the whole
     gradient is kept, only its length is capped. Parameters without a gradient are ignored. A gradient with NaN or
-    infinite entries raises ValueError naming the parameter (rescaling cannot repair it).
+    infinite entries raises ValueError naming the parameter (rescaling cannot repair it). The squares are summed
+    after dividing by the largest |g| (m), ‖g‖ = m·√(Σ (g/m)²), so gradients of 1e200 or 1e-200 neither overflow
+    nor underflow.
     """
     params = _param_list(params, "clip_grad_norm")
-    if not (isinstance(max_norm, (int, float)) and max_norm > 0 and math.isfinite(max_norm)):
-        raise ValueError(f"clip_grad_norm: max_norm must be a finite number > 0, got {max_norm!r}")
-    sq = 0.0
+    max_norm = real("clip_grad_norm", "max_norm", max_norm, low=0)
+    grads = []
     for i, p in enumerate(params):
         if p.grad is None:
             continue
         if not np.all(np.isfinite(p.grad)):
             raise ValueError(f"clip_grad_norm: gradient of parameter {_label(p, i)} has NaN or infinite entries")
-        sq += float(np.sum(np.square(p.grad, dtype=np.float64)))
-    norm = math.sqrt(sq)
+        grads.append(p.grad)
+    m = max((float(np.max(np.abs(g))) for g in grads if np.size(g)), default=0.0)
+    if m == 0.0:
+        return 0.0
+    r = math.sqrt(sum(float(np.sum(np.square(np.divide(g, m, dtype=np.float64)))) for g in grads))  # 1 ≤ r ≤ √n
+    norm = m * r
     if norm > max_norm:
-        scale = max_norm / norm
+        scale = max_norm / m / r  # not max_norm / norm: norm may overflow to inf where m and r do not
         for p in params:
             if p.grad is not None:
                 p.grad = p.grad * scale
     return norm
 
 
-def clip_grad_value(params, clip_value: float) -> float:
+def clip_grad_value(params: Any, clip_value: float) -> float:
     """g_p ← min(max(g_p, −c), c) elementwise.  Returns max |g| before clipping (0.0 when no gradients)."""
     params = _param_list(params, "clip_grad_value")
-    if not (isinstance(clip_value, (int, float)) and clip_value > 0 and math.isfinite(clip_value)):
-        raise ValueError(f"clip_grad_value: clip_value must be a finite number > 0, got {clip_value!r}")
+    clip_value = real("clip_grad_value", "clip_value", clip_value, low=0)
     biggest = 0.0
     for i, p in enumerate(params):
         if p.grad is None:
@@ -177,10 +196,10 @@ def clip_grad_value(params, clip_value: float) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------- penalties
-def l2_penalty(params, weight: float) -> Tensor:
+def l2_penalty(params: Any, weight: float) -> Tensor:
     """R = λ Σ_p Σ_ij p_ij²  (a scalar Tensor: add it to the loss; its gradient is 2λp)."""
     params = _param_list(params, "l2_penalty")
-    _check_weight("l2_penalty", weight)
+    weight = real("l2_penalty", "weight", weight, low=0, strict=False)
     with composite("l2_penalty"):
         total = (params[0] * params[0]).sum()
         for p in params[1:]:
@@ -190,10 +209,10 @@ def l2_penalty(params, weight: float) -> Tensor:
     return out
 
 
-def l1_penalty(params, weight: float) -> Tensor:
+def l1_penalty(params: Any, weight: float) -> Tensor:
     """R = λ Σ_p Σ_ij |p_ij|  (a scalar Tensor: add it to the loss; its gradient is λ sign(p))."""
     params = _param_list(params, "l1_penalty")
-    _check_weight("l1_penalty", weight)
+    weight = real("l1_penalty", "weight", weight, low=0, strict=False)
     with composite("l1_penalty"):
         total = params[0].abs().sum()
         for p in params[1:]:
@@ -201,8 +220,3 @@ def l1_penalty(params, weight: float) -> Tensor:
         out = total * float(weight)
     out.name = "R_L1"
     return out
-
-
-def _check_weight(fn: str, weight) -> None:
-    if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0):
-        raise ValueError(f"{fn}: weight must be a finite number ≥ 0, got {weight!r}")

@@ -18,6 +18,7 @@ from tinygrad_rnn import lecture
 from tinygrad_rnn.annotations import Annotation, Annotations
 from tinygrad_rnn.fmt import norm, num
 from tinygrad_rnn.gradcheck import numerical_grad
+from tinygrad_rnn.inputs import Array
 from tinygrad_rnn.lecture import PARAMS, PrintedFormulaError
 from tinygrad_rnn.rnn import RNN
 from tinygrad_rnn.tensor import Tensor
@@ -100,8 +101,11 @@ class Report:
             used.add(status)
             lecture_row = f"{which}: n/a" if value is None else f"{which} ‖·‖ {num(norm(value), 4)}"
             rel_text = "rel. error n/a" if rel is None else f"rel. error {num(rel, 2)}"
-            rows = ((f"autodiff ‖·‖ {num(norm(r.autodiff), 4)}", "#212529"), (lecture_row, "#212529"))
-            rows += ((f"{rel_text}  {verdict}", "#212529"),)
+            rows = (
+                (f"autodiff ‖·‖ {num(norm(r.autodiff), 4)}", "#212529"),
+                (lecture_row, "#212529"),
+                (f"{rel_text}  {verdict}", "#212529"),
+            )
             nodes[r.quantity] = Annotation(rows, CHECK_COLOURS[status][0], status)
         legend = tuple(CHECK_COLOURS[s] for s in CHECK_COLOURS if s in used)
         return Annotations(nodes, legend, f"{which} vs autodiff")
@@ -135,10 +139,11 @@ def compare(rnn: RNN, xs: Any, ys: Any, h0: Any = None) -> Report:
     arrays = rnn.arrays()
     exact_tol, numeric_tol = _TOL[np.dtype(rnn.dtype)]
     L, ad = _autodiff(rnn, xs, ys, h0)
-    trace = rnn.trace
+    trace = rnn.last_trace()
     T = len(trace.h)
-    corrected = lecture.bptt_gradients(**arrays, xs=xs, ys=ys, h0=h0, head=rnn.head)
-    printed = lecture.printed_gradients(**arrays, xs=xs, ys=ys, h0=h0) if rnn.head == "softmax" else {}
+    W, U, V, b, c = (arrays[n] for n in PARAMS)
+    corrected = lecture.bptt_gradients(W, U, V, b, c, xs, ys, h0=h0, head=rnn.head)
+    printed = lecture.printed_gradients(W, U, V, b, c, xs, ys, h0=h0) if rnn.head == "softmax" else {}
     numeric = _finite_differences(rnn, xs, ys, h0, T, ad["h_1"].shape, ad["o_1"].shape)
     rnn.trace = trace  # the finite differences ran the model again: keep the autodiff graph as the trace
     floor = 1e-3 * max(1.0, abs(L.item()))
@@ -163,12 +168,14 @@ def _autodiff(rnn: RNN, xs: Any, ys: Any, h0: Any) -> tuple[Tensor, dict[str, np
     L.backward()
     ad = {n: (p.grad if p.grad is not None else np.zeros(p.shape)) for n, p in rnn.named_parameters().items()}
     for key in ("h", "o"):
-        for t, g in enumerate(rnn.trace.step_grads(key), start=1):
+        for t, g in enumerate(rnn.last_trace().step_grads(key), start=1):
             ad[f"{key}_{t}"] = g
     return L, ad
 
 
-def _finite_differences(rnn: RNN, xs, ys, h0, T: int, h_shape: tuple, o_shape: tuple) -> dict[str, np.ndarray]:
+def _finite_differences(
+    rnn: RNN, xs: Array, ys: Array, h0: Array, T: int, h_shape: tuple, o_shape: tuple
+) -> dict[str, np.ndarray]:
     """Central differences of the engine's loss, in float64, for every parameter and every h_t, o_t."""
     twin = (
         rnn
@@ -183,7 +190,7 @@ def _finite_differences(rnn: RNN, xs, ys, h0, T: int, h_shape: tuple, o_shape: t
     return numeric
 
 
-def _row(q, a, c, p, note, n, floor, exact_tol, numeric_tol) -> Row:
+def _row(q: Any, a: Array, c: Array, p: Any, note: Any, n: Any, floor: Any, exact_tol: Any, numeric_tol: Any) -> Row:
     """One row: each method's error relative to autodiff and the verdicts."""
     c_abs, c_rel = _rel(c, a, floor)
     n_abs, n_rel = _rel(n, a, floor)

@@ -37,6 +37,12 @@ class RNN(Recurrent):
     `RNN.from_arrays(W=…, U=…, V=…, b=…, c=…)` builds one from given weights (sizes read off, shapes checked).
     """
 
+    W: Tensor
+    U: Tensor
+    V: Tensor
+    b: Tensor
+    c: Tensor
+
     def __init__(
         self,
         input_size: int,
@@ -66,11 +72,16 @@ class RNN(Recurrent):
             if not np.isfinite(rho) or rho < 0:
                 raise ValueError(f"RNN: spectral_radius must be a finite number ≥ 0, got {spectral_radius!r}")
             U *= rho / spectral_radius_of(U)
+            if not np.all(np.isfinite(U)):
+                raise ValueError(f"RNN: spectral_radius={rho:g} makes U overflow; give a radius of a sensible size")
         self._make_parameters({"W": W, "U": U, "V": V, "b": np.zeros(H), "c": np.zeros(K)})
 
     @classmethod
-    def shape_spec(cls) -> dict[str, str]:
+    def shape_spec(cls, **options: Any) -> dict[str, str]:
         return {"W": "HD", "U": "HH", "V": "KH", "b": "H", "c": "K"}
+
+    def config(self) -> dict[str, Any]:
+        return super().config() | {"tanh": self.tanh, "fast": self.fast}
 
     def _repr_options(self) -> dict[str, Any]:
         return {"tanh": self.tanh} | ({"fast": True} if self.fast else {})
@@ -126,10 +137,10 @@ class RNN(Recurrent):
         o = concatenate(trace.h) @ self.V.T + self.c  # o_t for every t, rows (t − 1)·B … t·B − 1
         trace.fused["o"] = o
         if self.head == "softmax":
-            y = seq.index.reshape(T * B) if seq.index is not None else seq.ys.reshape(T * B, -1).astype(self.dtype)
+            y = seq.labels.reshape(T * B) if seq.labels is not None else self._targets(seq).reshape(T * B, -1)
             loss = F.softmax_cross_entropy(o, y)
         else:
-            loss = F.mse_loss(o, seq.ys.reshape(T * B, -1).astype(self.dtype), reduction="sum")
+            loss = F.mse_loss(o, self._targets(seq).reshape(T * B, -1), reduction="sum")
         if reduction == "mean":
             loss = loss * (1.0 / (T * B))
         loss.name = "L"

@@ -19,14 +19,28 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
+__all__ = [
+    "seeds",
+    "shapes",
+    "arrays",
+    "positive_arrays",
+    "broadcastable_pairs",
+    "matmul_pairs",
+    "rnn_sizes",
+    "make_problem",
+    "rnn_problems",
+]
+
 seeds = st.integers(0, 2**32 - 1)
 
 
-def _fill(rng: np.random.Generator, shape: tuple, low: float, high: float, dtype) -> np.ndarray:
+def _fill(rng: np.random.Generator, shape: tuple, low: float, high: float, dtype: Any) -> np.ndarray:
     return rng.uniform(low, high, size=shape).astype(dtype)
 
 
@@ -37,29 +51,29 @@ def shapes(*, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side:
 
 @st.composite
 def arrays(
-    draw,
-    shape=None,
+    draw: Any,
+    shape: tuple[int, ...] | None = None,
     *,
     min_dims: int = 0,
     max_dims: int = 3,
     max_side: int = 4,
     low: float = -3.0,
     high: float = 3.0,
-    dtype=np.float64,
+    dtype: Any = np.float64,
 ) -> np.ndarray:
     """An array of the given shape (or of a drawn shape) with elements uniform in [low, high)."""
     shape = draw(shapes(min_dims=min_dims, max_dims=max_dims, max_side=max_side)) if shape is None else shape
     return _fill(np.random.default_rng(draw(seeds)), tuple(shape), low, high, dtype)
 
 
-def positive_arrays(shape=None, **kwargs) -> st.SearchStrategy:
+def positive_arrays(shape: tuple[int, ...] | None = None, **kwargs: Any) -> st.SearchStrategy:
     """Arrays with elements in [0.2, 3): safe for log, division and fractional powers."""
     return arrays(shape, low=kwargs.pop("low", 0.2), high=kwargs.pop("high", 3.0), **kwargs)
 
 
 @st.composite
 def broadcastable_pairs(
-    draw, *, max_dims: int = 3, max_side: int = 4, low: float = -3.0, high: float = 3.0, dtype=np.float64
+    draw: Any, *, max_dims: int = 3, max_side: int = 4, low: float = -3.0, high: float = 3.0, dtype: Any = np.float64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two arrays whose shapes broadcast against each other (equal, with size-1 axes, or fewer axes)."""
     shp = draw(mutually_broadcastable_shapes(num_shapes=2, max_dims=max_dims, max_side=max_side))
@@ -69,7 +83,9 @@ def broadcastable_pairs(
 
 
 @st.composite
-def matmul_pairs(draw, *, max_side: int = 4, stacked: bool = True, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+def matmul_pairs(
+    draw: Any, *, max_side: int = 4, stacked: bool = True, dtype: Any = np.float64
+) -> tuple[np.ndarray, np.ndarray]:
     """(a, b) that a @ b accepts: vector·vector, matrix·vector, vector·matrix, matrix·matrix, and (if stacked)
     stacks of matrices, with broadcasting over the stack axes."""
     m, n, p, s = (draw(st.integers(1, max_side)) for _ in range(4))
@@ -82,7 +98,7 @@ def matmul_pairs(draw, *, max_side: int = 4, stacked: bool = True, dtype=np.floa
 
 
 @st.composite
-def rnn_sizes(draw, *, max_steps: int = 8, max_batch: int = 3, max_size: int = 5) -> dict:
+def rnn_sizes(draw: Any, *, max_steps: int = 8, max_batch: int = 3, max_size: int = 5) -> dict:
     """Sizes of a recurrent problem: T steps, batch B (0 = unbatched), input D, hidden H, classes K, and a seed."""
     return {
         "T": draw(st.integers(1, max_steps)),
@@ -94,7 +110,7 @@ def rnn_sizes(draw, *, max_steps: int = 8, max_batch: int = 3, max_size: int = 5
     }
 
 
-def make_problem(T: int, B: int, D: int, H: int, K: int, seed: int, **rnn_options):
+def make_problem(T: int, B: int, D: int, H: int, K: int, seed: int, **rnn_options: Any) -> tuple:
     """(rnn, xs, ys): the lecture RNN with seeded parameters, inputs xs of shape (T, D) — or (T, B, D) when B ≥ 1 —
     and class targets ys of shape (T,) or (T, B)."""
     from tinygrad_rnn.rnn import RNN  # the model is only needed by this helper
@@ -107,6 +123,6 @@ def make_problem(T: int, B: int, D: int, H: int, K: int, seed: int, **rnn_option
 
 
 @st.composite
-def rnn_problems(draw, *, max_steps: int = 8, max_batch: int = 3, max_size: int = 5, **rnn_options):
+def rnn_problems(draw: Any, *, max_steps: int = 8, max_batch: int = 3, max_size: int = 5, **rnn_options: Any) -> tuple:
     """(rnn, xs, ys) for the lecture RNN, sizes drawn by `rnn_sizes`."""
     return make_problem(**draw(rnn_sizes(max_steps=max_steps, max_batch=max_batch, max_size=max_size)), **rnn_options)

@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_rnn import Tensor
 from tinygrad_rnn import functional as F
-from tinygrad_rnn.cli import demo_problem
+from tinygrad_rnn.demo import demo_problem
 from tinygrad_rnn.draw import render, to_dot
 from tinygrad_rnn.rnn import RNN
 
@@ -155,8 +155,7 @@ def lecture_check_printed() -> Picture:
         "formula's gradient beside autodiff's, coloured by the relative error — red marks where the slide goes wrong.",
         report.loss,
         dict(
-            compare=report,
-            formula="printed",
+            annotations=report.annotations("printed"),
             collapse=("softmax", "cross_entropy"),
             title="Section 2.4 as printed vs autodiff (T = 3, D = H = K = 3)",
         ),
