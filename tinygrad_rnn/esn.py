@@ -183,28 +183,31 @@ class ESN:
         return (1.0 - dc * self.a) * x + dc * np.tanh(pre)
 
     def _batch(self, u: Any, y: Any, steps: int | None, where: str) -> tuple[np.ndarray, np.ndarray | None, int]:
-        """u as (T, B, K) and y as (T, B, L) (a missing batch axis is added); T from whichever is given."""
-        arrays = []
-        for name, a, size in (("u", u, self.input_size), ("y", y, self.output_size)):
-            if a is None:
-                arrays.append(None)
-                continue
-            a = np.asarray(a, dtype=np.float64)
-            if a.ndim == 2:
-                a = a[:, None, :]
-            if a.ndim != 3 or a.shape[2] != size:
-                raise ValueError(f"{where}: {name} must have shape (T, {size}) or (T, B, {size}), got {a.shape}")
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"{where}: {name} has a non-finite value")
-            arrays.append(a)
-        uu, yy = arrays
-        T = steps if uu is None and yy is None else (uu if uu is not None else yy).shape[0]
-        B = (uu if uu is not None else yy).shape[1] if (uu is not None or yy is not None) else 1
+        """u as (T, B, K) and y as (T, B, L) (a missing batch axis is added; u zeros when None, y may be None);
+        T and B from whichever is given, else `steps` and 1."""
+        uu = None if u is None else self._sequence("u", u, self.input_size, where)
+        yy = None if y is None else self._sequence("y", y, self.output_size, where)
         if uu is not None and yy is not None and uu.shape[:2] != yy.shape[:2]:
             raise ValueError(f"{where}: u has {uu.shape[:2]} (steps, batch) but y has {yy.shape[:2]}")
-        if uu is None:
-            uu = np.zeros((T, B, self.input_size))
-        return uu, yy, T
+        given = uu if uu is not None else yy
+        if given is None:
+            if steps is None:
+                raise ValueError(f"{where}: give the inputs u or the outputs y")
+            T, B = steps, 1
+        else:
+            T, B = given.shape[0], given.shape[1]
+        return (np.zeros((T, B, self.input_size)) if uu is None else uu), yy, T
+
+    @staticmethod
+    def _sequence(name: str, a: Any, size: int, where: str) -> np.ndarray:
+        arr = np.asarray(a, dtype=np.float64)
+        if arr.ndim == 2:
+            arr = arr[:, None, :]
+        if arr.ndim != 3 or arr.shape[2] != size:
+            raise ValueError(f"{where}: {name} must have shape (T, {size}) or (T, B, {size}), got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{where}: {name} has a non-finite value")
+        return arr
 
     def _state(self, x0: Any, B: int, where: str) -> np.ndarray:
         if x0 is None:
@@ -222,6 +225,8 @@ class ESN:
         is the state that predicts y_teacher[n − 1]: ŷ(n) = f_out(W_out x(n)).
         """
         u3, y3, T = self._batch(u, y_teacher, None, "ESN.harvest")
+        if y3 is None:
+            raise ValueError("ESN.harvest: y_teacher is required (the outputs written into y during teacher forcing)")
         x = self._state(x0, u3.shape[1], "ESN.harvest")
         prev = np.zeros((u3.shape[1], self.output_size))
         states = np.empty((T, u3.shape[1], self.n_units))
@@ -272,6 +277,8 @@ class ESN:
         if washout >= T - 1:
             raise ValueError(f"{where}: washout {washout} leaves fewer than 2 of the {T} states for the regression")
         y3 = self._batch(None, y_teacher, None, where)[1]
+        if y3 is None:
+            raise ValueError(f"{where}: y_teacher is required")
         if y3.shape[:2] != states.shape[:2]:
             raise ValueError(f"{where}: y_teacher has {y3.shape[:2]} (steps, batch) but the states {states.shape[:2]}")
         X = states[washout:].reshape(-1, self.n_units)

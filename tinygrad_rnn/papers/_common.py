@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PaperResult", "Timer", "figure_path", "pyplot", "save_figure", "fmt_number", "spread"]
+__all__ = ["PaperResult", "Timer", "figure_path", "pyplot", "save_figure", "fmt_number", "spread", "grad_of"]
+
+
+def grad_of(t: Any) -> Any:
+    """t.grad after a backward pass (an array); a missing one is an error, not a silent None."""
+    if t.grad is None:
+        raise ValueError(f"no gradient reached {t.name or 'the tensor'}: was backward() called on a loss that uses it?")
+    return t.grad
 
 
 def fmt_number(x: float) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 
 from tinygrad_rnn.inputs import whole_number
 from tinygrad_rnn.lstm import LSTM
-from tinygrad_rnn.module import matvec
+from tinygrad_rnn.module import Recurrent, matvec
 from tinygrad_rnn.optim import Adam
 from tinygrad_rnn.papers._common import PaperResult, Timer, figure_path, save_figure, spread
 from tinygrad_rnn.rnn import RNN
@@ -77,7 +77,7 @@ def _other(i1: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 # ---- S runs side by side -------------------------------------------------------------------------------------------
 
 
-class _Stacked:
+class _Stacked(Recurrent):
     """Block-diagonal masks on the recurrent matrices (U…) and the output matrix V: S independent copies."""
 
     copies: int = 1
@@ -131,6 +131,7 @@ def stack_models(models: list[Any]) -> _Stacked:
         if square:
             masks[name] = _block_diag([np.ones_like(p) for p in parts])
     stacked = cls.from_arrays(**arrays, head="linear")
+    assert isinstance(stacked, _Stacked)
     stacked.masks, stacked.copies = masks, len(models)
     return stacked
 
@@ -207,6 +208,7 @@ def run(quick: bool = False, out_dir: str | Path | None = None) -> PaperResult:
         monitor = adding_batch(T, 256, np.random.default_rng([T, 1]))
         test = adding_batch(T, cfg["test"], np.random.default_rng([T, 2]))
         for kind in ("rnn", "lstm"):
+            models: list[Any]
             if kind == "rnn":
                 models = [RNN(2, HIDDEN, 1, seed=s, head="linear") for s in cfg["seeds"]]
             else:

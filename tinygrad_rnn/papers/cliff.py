@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn.inputs import whole_number
-from tinygrad_rnn.papers._common import PaperResult, Timer, figure_path, save_figure
+from tinygrad_rnn.papers._common import PaperResult, Timer, figure_path, grad_of, save_figure
 from tinygrad_rnn.tensor import Tensor, no_grad
 
 __all__ = ["cliff_loss", "loss_and_gradient", "descend", "surface", "run"]
@@ -59,7 +59,7 @@ def loss_and_gradient(w: Any, b: Any, T: int = STEPS_T, **kw: Any) -> tuple[np.n
     B = Tensor(np.atleast_1d(np.asarray(b, dtype=np.float64)), requires_grad=True, name="b")
     E = cliff_loss(W, B, T, **kw)
     E.sum().backward()  # the points do not interact: each one's gradient is that of its own E
-    return E.data.copy(), np.stack([W.grad, B.grad], axis=1)
+    return E.data.copy(), np.stack([grad_of(W), grad_of(B)], axis=1)
 
 
 def descend(starts: Any, steps: int, lr: float = LR, threshold: float | None = None) -> dict[str, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from tinygrad_rnn import lecture
 from tinygrad_rnn.inputs import whole_number
-from tinygrad_rnn.papers._common import PaperResult, Timer, figure_path, save_figure
+from tinygrad_rnn.papers._common import PaperResult, Timer, figure_path, grad_of, save_figure
 from tinygrad_rnn.rnn import RNN
 
 __all__ = ["contribution_matrix", "truncation_band", "engine_row_gradients", "heat_problem", "run"]
@@ -80,7 +80,7 @@ def engine_row_gradients(rnn: RNN, xs: Any, ys: Any, h0: Any = None) -> np.ndarr
         mask[t] = 1.0
         rnn.zero_grad()
         rnn.loss(xs, ys, h0, mask=mask).backward()
-        rows.append(rnn.U.grad.copy())
+        rows.append(grad_of(rnn.U).copy())
     return np.array(rows)
 
 
@@ -105,18 +105,19 @@ def _check(rho: float, T: int) -> dict[str, Any]:
     row_err = max(np.linalg.norm(C[t].sum(0) - rows[t]) / np.linalg.norm(rows[t]) for t in range(T))
     rnn.zero_grad()
     rnn.loss(xs, ys, h0).backward()
-    full = lecture.bptt_gradients(**arrays, xs=xs, ys=ys, h0=h0)["U"]
+    W, U, V, b, c = (arrays[n] for n in "WUVbc")
+    full = lecture.bptt_gradients(W, U, V, b, c, xs, ys, h0=h0)["U"]
     total = C.sum(axis=(0, 1))
     out = dict(
         C=C,
         norms=np.linalg.norm(C, axis=(2, 3)),
         row_err=float(row_err),
         total_err_lecture=float(np.linalg.norm(total - full) / np.linalg.norm(full)),
-        total_err_engine=float(np.linalg.norm(total - rnn.U.grad) / np.linalg.norm(rnn.U.grad)),
+        total_err_engine=float(np.linalg.norm(total - grad_of(rnn.U)) / np.linalg.norm(grad_of(rnn.U))),
         bands={},
     )
     for k in CHUNKS:
-        trunc = lecture.truncated_bptt_gradients(**arrays, xs=xs, ys=ys, k=k, h0=h0)["U"]
+        trunc = lecture.truncated_bptt_gradients(W, U, V, b, c, xs, ys, k, h0)["U"]
         kept = C[truncation_band(T, k)].sum(axis=0)
         out["bands"][k] = (float(np.linalg.norm(kept - trunc) / np.linalg.norm(trunc)), float(np.linalg.norm(trunc)))
     out["full_norm"] = float(np.linalg.norm(full))

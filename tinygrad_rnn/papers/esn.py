@@ -45,7 +45,7 @@ READOUTS = tuple(
     (f, lam) for f in ("tanh", "identity") for lam in (0.0, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10)
 )
 DEFAULT_READOUT = ("tanh", 1e-13)  # a quick run's fixed readout (the full run selects it on validation trials)
-FORECAST_SETTINGS = dict(hidden=16, steps=300, window=40, batch=16, lr=0.01)  # as examples/forecast.py
+FORECAST_SETTINGS: dict[str, Any] = dict(hidden=16, steps=300, window=40, batch=16, lr=0.01)  # as examples/forecast.py
 
 
 def mackey_glass_report(
@@ -136,7 +136,7 @@ def choose_readout(data: Benchmark, seeds: Any, readouts: Any = READOUTS) -> tup
     truth = data.validation[:, -1]
     per_seed = [esn_trials(data, s, readouts=readouts, blocks="validation") for s in seeds]
     scores = {r: float(np.mean([nrmse(p[r][-1], truth, data.variance) for p in per_seed])) for r in per_seed[0]}
-    return min(scores, key=scores.get), scores
+    return min(scores, key=lambda r: scores[r]), scores
 
 
 def bptt_trials(data: Benchmark, kind: str, seed: int, steps: int) -> np.ndarray:

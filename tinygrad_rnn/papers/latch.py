@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_rnn.inputs import whole_number
-from tinygrad_rnn.papers._common import PaperResult, Timer, figure_path, save_figure
+from tinygrad_rnn.papers._common import PaperResult, Timer, figure_path, grad_of, save_figure
 from tinygrad_rnn.tensor import Tensor, no_grad
 
 __all__ = ["latch_states", "latch_loss", "train_latch", "run"]
@@ -69,10 +69,11 @@ def train_latch(T: int, trials: int, steps: int, seed: int) -> dict[str, np.ndar
         w.grad = h.grad = None
         C = latch_loss(latch_states(w, h, classes, noise), classes)
         C.backward()
+        gw, gh = grad_of(w), grad_of(h)
         if first_grad is None:
-            first_grad = np.linalg.norm(h.grad.reshape(R, -1), axis=1)
-        w.data -= LR * w.grad
-        h.data -= LR * h.grad
+            first_grad = np.linalg.norm(gh.reshape(R, -1), axis=1)
+        w.data -= LR * gw
+        h.data -= LR * gh
     with no_grad():
         final = latch_states(w, h, classes, noise).data
     test_classes = np.repeat([0, 1], 100)
