@@ -384,6 +384,41 @@ def _run_forecast(args: argparse.Namespace) -> int:
 
 
 _SUBCOMMANDS.append(_add_train_command)
+
+
+# ---- paper: the lecture's section 3 and reading list, reproduced ---------------------------------------------------
+
+_PAPERS = ("esn", "cliff", "adding", "latch", "contributions")
+
+
+def _add_paper_command(sub: Any) -> None:
+    p = sub.add_parser(
+        "paper",
+        help="reproduce a result of section 3's reading list beside the paper's number (esn, cliff, adding, ...)",
+        description="esn: Jaeger's echo state network on Mackey-Glass (NRMSE84); cliff: Pascanu et al.'s one-unit "
+        "cliff with and without clipping; adding: Hochreiter & Schmidhuber's adding problem, RNN vs LSTM; latch: "
+        "Bengio et al.'s latching unit; contributions: Pascanu et al.'s eq. 4, step by step. Each prints ours beside "
+        "the paper's number, its last line 'result: ours=… paper=… (…)', and writes its figure.",
+    )
+    p.add_argument("name", choices=_PAPERS, help="the experiment")
+    p.add_argument("--quick", action="store_true", help="a reduced version (seconds, for tests)")
+    p.add_argument("--out", default=None, metavar="DIR", help="where the figure goes (default viz/papers)")
+    p.set_defaults(func=_run_paper)
+
+
+def _run_paper(args: argparse.Namespace) -> int:
+    from tinygrad_rnn import papers
+
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        return _fail("paper", f"--out {args.out} is a file; give a folder")
+    try:
+        papers.run(args.name, quick=args.quick, out_dir=args.out, echo=True)
+    except ValueError as e:
+        return _fail("paper", str(e))
+    return 0
+
+
+_SUBCOMMANDS.append(_add_paper_command)
 _SUBCOMMANDS.append(_add_saved_model_commands)
 
 
