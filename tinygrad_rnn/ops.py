@@ -21,6 +21,7 @@ __all__ = [
     "Neg", "Pow", "Exp", "Expm1", "Log", "Tanh", "Sigmoid", "Relu", "Abs",  # elementwise, unary
     "MatMul", "Reduction", "Sum", "Mean", "Prod", "Max",  # linear algebra, reductions
     "Reshape", "Transpose", "GetItem", "Stack", "Concatenate", "SoftmaxCrossEntropy",  # shape, fused
+    "Pieces", "Split", "SoftmaxCrossEntropyOf",  # a tensor cut into its steps; the fused loss, targets an input
 ]
 # fmt: on
 Grads = tuple[np.ndarray | None, ...]  # what a backward returns: one gradient (or None) per input, in input order
@@ -520,3 +521,88 @@ class SoftmaxCrossEntropy(Function):
         d -= self.y
         d *= g[..., None]
         return (d,)
+
+
+# ---- a tensor cut into its steps, and the fused loss with its targets as an input ----------------------------------
+
+
+class Pieces:
+    """A gradient handed back in pieces: the arrays g_i at places i of a zero array of `shape` (first axis).
+
+    Adding pieces collects them (no arithmetic); np.asarray(pieces) puts them together once, so the n steps of a
+    split cost O(size) in all, not O(n × size) — each piece made full-size and added would be O(n²) for n steps.
+    """
+
+    __array_ufunc__ = None  # ndarray + Pieces defers to Pieces.__radd__
+
+    def __init__(self, shape: tuple, dtype: Any, pieces: tuple = (), more: tuple = ()) -> None:
+        self.shape, self.dtype, self.pieces, self.more = shape, dtype, pieces, more  # more: Pieces added to these
+
+    def __add__(self, other: Any) -> Any:
+        if isinstance(other, Pieces):  # O(1): the sum keeps both, to be put together once
+            return Pieces(self.shape, np.result_type(self.dtype, other.dtype), (), (self, other))
+        return np.asarray(self) + other
+
+    __radd__ = __add__
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out, todo = np.zeros(self.shape, dtype=dtype or self.dtype), [self]
+        while todo:
+            p = todo.pop()
+            for i, g in p.pieces:
+                out[i] += g
+            todo += p.more
+        return out
+
+
+class Split(Function):
+    """out = a[i], the i-th step of a along its first axis (tensor.split makes every step at once)
+
+    ∂L/∂a = ∂L/∂out at place i, 0 elsewhere — handed back as Pieces, so the steps' gradients are stacked once.
+    """
+
+    name = "split"
+
+    def __init__(self, needs: tuple[bool, ...] = (), index: int = 0) -> None:
+        super().__init__(needs)
+        self.index = index
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.shape = a.shape
+        return a[self.index]
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return (Pieces(self.shape, g.dtype, ((self.index, g),)),)
+
+
+class SoftmaxCrossEntropyOf(Function):
+    """out = −Σ_k y_k log ŷ_k per row, ŷ = softmax(o)   ∂out/∂o = ŷ·Σy − y;  the targets y (an input) get none
+
+    SoftmaxCrossEntropy with the targets as the second input instead of a constant, so a recording (replay.py) can
+    take new targets: class indices (o's shape without the last axis; floats holding whole numbers) or rows (o's
+    shape). Indices pick −log ŷ_y; the values equal the one-hot rows' bit for bit (the other terms are exact zeros).
+    """
+
+    name = "softmax_cross_entropy"
+
+    def forward(self, o: np.ndarray, y: np.ndarray) -> np.ndarray:
+        z = o - o.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=-1, keepdims=True)
+        z -= np.log(s)  # log ŷ
+        self.y = y.astype(np.intp)[..., None] if y.shape != o.shape else y
+        self.save(np.divide(e, s, out=e))  # ŷ
+        if y.shape != o.shape:
+            return -np.take_along_axis(z, self.y, axis=-1)[..., 0]
+        return -np.multiply(z, y, out=z).sum(axis=-1)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        (yhat,) = self.saved
+        if self.y.shape != yhat.shape:  # class indices: ŷ − one-hot(y)
+            d = yhat.copy()
+            np.put_along_axis(d, self.y, np.take_along_axis(d, self.y, axis=-1) - 1.0, axis=-1)
+        else:
+            d = yhat * self.y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
+            d -= self.y
+        d *= g[..., None]
+        return d, None
