@@ -15,6 +15,10 @@ from tinygrad_rnn.tensor import (
     where,
 )
 
+# replay(fn) is bound here, after its module is imported: a function named like its module must be bound eagerly,
+# since importing the module `tinygrad_rnn.replay` (as train.py does) would set the package attribute to the module.
+from tinygrad_rnn.replay import replay  # noqa: E402
+
 # Loaded on first use (`tinygrad_rnn.rnn`, ...): strategies needs hypothesis and draw needs graphviz, which a user
 # of the engine alone may not have.
 _LAZY = (
@@ -49,6 +53,7 @@ __all__ = [
     "gradcheck",
     "load_model",
     "no_grad",
+    "replay",
     "scope",
     "stack",
     "topological_order",

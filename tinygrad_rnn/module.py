@@ -417,7 +417,8 @@ class Recurrent(Module):
         return trace
 
     def _sequences(self, xs: Any, ys: Any, where: str) -> Sequences:
-        self.trace = None  # the previous call's graph is released before the next one is built
+        self.trace = self.state = None  # the previous call's graph (reachable from both) is released before the
+        # next one is built: a training loop holds one graph at a time
         out = None if ys is None else self.output_size
         return validate_sequences(xs, ys, input_size=self.input_size, output_size=out, head=self.head, where=where)
 
