@@ -115,7 +115,8 @@ def forward(c: Compiler, node: Tensor) -> Buf:
     fn = node._fn
     ins = [c.value[p] for p in node.parents]
     kernel = FORWARD.get(type(fn))
-    if kernel is None or (node.requires_grad and type(fn) not in BACKWARD):
+    vectors = type(fn) is ops.MatMul and any(p.data.ndim != 2 for p in node.parents)  # kernels are for matrices
+    if kernel is None or (node.requires_grad and (type(fn) not in BACKWARD or vectors)):
         return _fallback_forward(c, node, ins)
     return kernel(c, node, ins, fn)
 

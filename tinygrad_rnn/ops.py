@@ -590,19 +590,19 @@ class SoftmaxCrossEntropyOf(Function):
         e = np.exp(z)
         s = e.sum(axis=-1, keepdims=True)
         z -= np.log(s)  # log ŷ
-        self.y = y.astype(np.intp)[..., None] if y.shape != o.shape else y
-        self.save(np.divide(e, s, out=e))  # ŷ
+        y = y.astype(np.intp)[..., None] if y.shape != o.shape else y
+        self.save(np.divide(e, s, out=e), y)  # ŷ, and the targets (indices as a column)
         if y.shape != o.shape:
-            return -np.take_along_axis(z, self.y, axis=-1)[..., 0]
+            return -np.take_along_axis(z, y, axis=-1)[..., 0]
         return -np.multiply(z, y, out=z).sum(axis=-1)
 
     def backward(self, g: np.ndarray) -> Grads:
-        (yhat,) = self.saved
-        if self.y.shape != yhat.shape:  # class indices: ŷ − one-hot(y)
+        yhat, y = self.saved
+        if y.shape != yhat.shape:  # class indices: ŷ − one-hot(y)
             d = yhat.copy()
-            np.put_along_axis(d, self.y, np.take_along_axis(d, self.y, axis=-1) - 1.0, axis=-1)
+            np.put_along_axis(d, y, np.take_along_axis(d, y, axis=-1) - 1.0, axis=-1)
         else:
-            d = yhat * self.y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
-            d -= self.y
+            d = yhat * y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
+            d -= y
         d *= g[..., None]
         return d, None
