@@ -400,7 +400,8 @@ def main(argv=None) -> int:
     args.sample = 0.004 if args.quick else 0.03
     args.pause = 0.0 if args.quick else (0.02 if args.threads == 1 else 0.15)
     sizes = args.sizes or (["tiny", "small"] if args.quick else list(impls.SIZES))
-    only = args.only if args.only is not None else (["fast", "lecture", "replay", "replay_lecture"] if args.quick else None)
+    quick = ["fast", "lecture", "replay", "replay_lecture"]
+    only = args.only if args.only is not None else (quick if args.quick else None)
     names = [n for n in impls.available() if only is None or n == "hand" or n in only]
     out = None if (args.quick and args.out is None) else Path(args.out or HERE / "RESULTS.md")
     log = print

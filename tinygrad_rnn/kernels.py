@@ -74,19 +74,29 @@ def prepare(c: Compiler, order: list[Tensor], loss: Tensor) -> None:
 
 
 def _slots(c: Compiler, out: Buf, fn: Any, node: Tensor) -> list[Buf]:
-    shapes = [p.data.shape for p in node.parents]
-    axis = fn.axis % node.data.ndim
+    return _parts(c, out, fn, [p.data.shape for p in node.parents])
+
+
+def _parts(c: Compiler, whole: Buf, fn: Any, shapes: list[tuple]) -> list[Buf]:
+    """The views of `whole` that a concatenate's (or stack's) inputs of `shapes` are: blocks along axis 0."""
+    axis = fn.axis % len(whole.shape)
+    stack = isinstance(fn, ops.Stack)
     views: list[Buf] = []
     start = 0
     for shape in shapes:
-        if isinstance(fn, ops.Stack):
-            stop, pick = start + 1, (lambda a, i=start: np.moveaxis(a, axis, 0)[i])
-        else:
-            stop = start + shape[axis]
-            pick = lambda a, i=start, j=stop: a[(slice(None),) * axis + (slice(i, j),)]  # noqa: E731
-        views.append(c.rows(out, start, stop, shape) if axis == 0 else c.view(out, pick, shape))
+        stop = start + (1 if stack else shape[axis])
+        views.append(
+            c.rows(whole, start, stop, shape) if axis == 0 else c.view(whole, _part(axis, start, stop, stack), shape)
+        )
         start = stop
     return views
+
+
+def _part(axis: int, start: int, stop: int, stack: bool) -> Callable[[np.ndarray], np.ndarray]:
+    def view(a: np.ndarray) -> np.ndarray:
+        return np.moveaxis(a, axis, 0)[start] if stack else a[(slice(None),) * axis + (slice(start, stop),)]
+
+    return view
 
 
 def _zero_missing_steps(c: Compiler, order: list[Tensor]) -> None:
@@ -432,19 +442,7 @@ def _split_back(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:
 
 
 def _joined_back(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:
-    fn = node._fn
-    axis = fn.axis % len(G.shape)
-    shares: list = []
-    start = 0
-    for b in ins:
-        if isinstance(fn, ops.Stack):
-            stop, pick = start + 1, (lambda a, i=start: np.moveaxis(a, axis, 0)[i])
-        else:
-            stop = start + b.shape[axis]
-            pick = lambda a, i=start, j=stop: a[(slice(None),) * axis + (slice(i, j),)]  # noqa: E731
-        shares.append(c.rows(G, start, stop, b.shape) if axis == 0 else c.view(G, pick, b.shape))
-        start = stop
-    return shares
+    return _parts(c, G, node._fn, [b.shape for b in ins])
 
 
 def _softmax_ce_back(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:

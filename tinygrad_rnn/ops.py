@@ -523,15 +523,12 @@ class SoftmaxCrossEntropy(Function):
         return (d,)
 
 
-# ---- a tensor cut into its steps, and the fused loss with its targets as an input ----------------------------------
+# ---- a tensor cut into its steps; the fused loss with its targets as an input --------------------------------------
 
 
 class Pieces:
-    """A gradient handed back in pieces: the arrays g_i at places i of a zero array of `shape` (first axis).
-
-    Adding pieces collects them (no arithmetic); np.asarray(pieces) puts them together once, so the n steps of a
-    split cost O(size) in all, not O(n × size) — each piece made full-size and added would be O(n²) for n steps.
-    """
+    """A gradient handed back in pieces g_i, at places i of an array of zeros: adding collects them (O(1)),
+    np.asarray puts them together once — n steps of a split cost O(size), not O(n × size)."""
 
     __array_ufunc__ = None  # ndarray + Pieces defers to Pieces.__radd__
 
@@ -539,7 +536,7 @@ class Pieces:
         self.shape, self.dtype, self.pieces, self.more = shape, dtype, pieces, more  # more: Pieces added to these
 
     def __add__(self, other: Any) -> Any:
-        if isinstance(other, Pieces):  # O(1): the sum keeps both, to be put together once
+        if isinstance(other, Pieces):
             return Pieces(self.shape, np.result_type(self.dtype, other.dtype), (), (self, other))
         return np.asarray(self) + other
 
@@ -555,33 +552,18 @@ class Pieces:
         return out
 
 
-class Split(Function):
-    """out = a[i], the i-th step of a along its first axis (tensor.split makes every step at once)
-
-    ∂L/∂a = ∂L/∂out at place i, 0 elsewhere — handed back as Pieces, so the steps' gradients are stacked once.
-    """
+class Split(GetItem):
+    """out = a[i], step i of a (tensor.split makes them all)   ∂L/∂a = ∂L/∂out at place i (Pieces: stacked once)"""
 
     name = "split"
 
-    def __init__(self, needs: tuple[bool, ...] = (), index: int = 0) -> None:
-        super().__init__(needs)
-        self.index = index
-
-    def forward(self, a: np.ndarray) -> np.ndarray:
-        self.shape = a.shape
-        return a[self.index]
-
-    def backward(self, g: np.ndarray) -> Grads:
+    def backward(self, g: np.ndarray) -> tuple[Any, ...]:
         return (Pieces(self.shape, g.dtype, ((self.index, g),)),)
 
 
 class SoftmaxCrossEntropyOf(Function):
-    """out = −Σ_k y_k log ŷ_k per row, ŷ = softmax(o)   ∂out/∂o = ŷ·Σy − y;  the targets y (an input) get none
-
-    SoftmaxCrossEntropy with the targets as the second input instead of a constant, so a recording (replay.py) can
-    take new targets: class indices (o's shape without the last axis; floats holding whole numbers) or rows (o's
-    shape). Indices pick −log ŷ_y; the values equal the one-hot rows' bit for bit (the other terms are exact zeros).
-    """
+    """SoftmaxCrossEntropy with the targets y as a second input (no gradient), so a recording can take new ones:
+    class indices (floats of whole numbers, o's shape less the last axis) pick −log ŷ_y, bit for bit as one-hot rows."""
 
     name = "softmax_cross_entropy"
 
@@ -592,9 +574,7 @@ class SoftmaxCrossEntropyOf(Function):
         z -= np.log(s)  # log ŷ
         y = y.astype(np.intp)[..., None] if y.shape != o.shape else y
         self.save(np.divide(e, s, out=e), y)  # ŷ, and the targets (indices as a column)
-        if y.shape != o.shape:
-            return -np.take_along_axis(z, y, axis=-1)[..., 0]
-        return -np.multiply(z, y, out=z).sum(axis=-1)
+        return -(np.take_along_axis(z, y, axis=-1)[..., 0] if y.shape != o.shape else np.multiply(z, y, out=z).sum(-1))
 
     def backward(self, g: np.ndarray) -> Grads:
         yhat, y = self.saved
@@ -602,7 +582,6 @@ class SoftmaxCrossEntropyOf(Function):
             d = yhat.copy()
             np.put_along_axis(d, y, np.take_along_axis(d, y, axis=-1) - 1.0, axis=-1)
         else:
-            d = yhat * y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
-            d -= y
+            d = yhat * y.sum(axis=-1, keepdims=True, dtype=yhat.dtype) - y
         d *= g[..., None]
         return d, None

@@ -1,7 +1,7 @@
-"""A recorded graph as a flat numpy program: values in planned buffers, every call `f(*arrays)` with `out=`.
+"""A recorded graph as a flat numpy program: values in planned buffers, each call `f(*arrays)` with `out=`.
 
-`compile_graph(loss, slots)` turns the graph of one eager call into two lists of instructions, forward and backward,
-each an (ufunc or function, argument tuple) pair whose arrays are fixed: buffers allocated once, views made once.
+`replay.compile_graph(loss, slots)` turns the graph of one eager call into two lists of instructions, forward and
+backward, each an (ufunc or function, argument tuple) pair whose arrays are fixed: buffers allocated once, views made once.
 The steps:
   1. symbols — every value is a `Buf`: a base (storage to plan) or a view of one (reshape, transpose, slice, the
      steps of a split, the slots of a concatenate). Parameters and constants are external arrays, inputs are bases
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.tensor import Tensor, topological_order
+from tinygrad_rnn.tensor import Tensor
 
-__all__ = ["Buf", "Compiler", "Program", "compile_graph"]
+__all__ = ["Buf", "Compiler", "Program", "plan", "bind"]
 
 
 class Buf:
@@ -127,7 +127,7 @@ class Compiler:
     def _stacked(self, node: Tensor, pieces: list, dense: list) -> Buf:
         """The gradient of a split tensor: its steps' gradients already sit in the slots of one buffer."""
         out = self.dest_of_split(node)
-        for _, i, g, slot in pieces:
+        for _, _i, g, slot in pieces:
             if g is not slot:
                 self.emit(np.copyto, slot, g)
         for t in dense:
@@ -205,7 +205,7 @@ class Program:
         return loss
 
 
-def _plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
+def plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
     """Storage for every planned base Buf by liveness; returns the bytes allocated. Inputs are written before the
     first instruction, so they live from the start; `keep` (the loss, outputs, leaf gradients) to the end."""
     first: dict[Buf, int] = {b: 0 for b in inputs}
@@ -252,60 +252,5 @@ def _plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
     return total
 
 
-def _bind(args: tuple) -> tuple:
+def bind(args: tuple) -> tuple:
     return tuple(a.resolve() if isinstance(a, Buf) else a for a in args)
-
-
-def _order(loss: Tensor) -> list[Tensor]:
-    """topological_order, with each detach() of a node of the graph placed after that node (it reads its value)."""
-    order = topological_order(loss)
-    inside = set(order)
-    after: dict[Tensor, list[Tensor]] = defaultdict(list)
-    for node in order:
-        src = node.detached_from if node.op == "detach" else None
-        if src is not None and src in inside:
-            after[src].append(node)
-    if not after:
-        return order
-    out: list[Tensor] = []
-    placed: set[Tensor] = set()
-    stack = [(node, False) for node in reversed(order)]
-    while stack:  # depth-first again, a detach() depending on its source
-        node, ready = stack.pop()
-        if node in placed:
-            continue
-        src = node.detached_from if node.op == "detach" else None
-        deps = [p for p in (*node.parents, *([src] if src in inside else [])) if p not in placed]
-        if ready or not deps:
-            placed.add(node)
-            out.append(node)
-        else:
-            stack.append((node, True))
-            stack.extend((p, False) for p in reversed(deps))
-    return out
-
-
-def compile_graph(loss: Tensor, slots: list[Tensor], outputs: list[Tensor], exact: bool = False) -> Program:
-    """The program of the graph below `loss` (the values of `slots` are given at each call; `outputs` kept)."""
-    from tinygrad_rnn import kernels
-
-    c = Compiler(exact)
-    order = _order(loss)
-    index = {node: i for i, node in enumerate(order)}
-    slot_bufs = kernels.leaves(c, order, slots, index)
-    kernels.prepare(c, order, loss)
-    for node in order:
-        if node._fn is not None:
-            c.value[node] = kernels.forward(c, node)
-        elif node not in c.value:  # a detach() of a node of the graph: that node's value
-            c.value[node] = c.value[node.detached_from]  # type: ignore[index]
-    n_forward = len(c.code)
-    leaf_grads = kernels.backward_all(c, order, loss)
-    keep = {c.value[loss]} | {c.value[o] for o in outputs}
-    nbytes = _plan(c, slot_bufs, keep | set(g for _, g in leaf_grads))
-    params = [(leaf, c.value[leaf]) for leaf in order if leaf._fn is None and leaf.requires_grad]
-    fw = [(f, _bind(a)) for f, a, _ in c.code[:n_forward]]
-    bw = [(f, _bind(a)) for f, a, _ in c.code[n_forward:]]
-    return Program(fw, bw, [b.resolve() for b in slot_bufs], c.value[loss].resolve(),
-                   [(leaf, g.resolve()) for leaf, g in leaf_grads], [(p, b.external) for p, b in params],
-                   [c.value[o].resolve() for o in outputs], nbytes)  # fmt: skip

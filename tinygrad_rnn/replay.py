@@ -30,15 +30,17 @@ Side effects of fn (`model.trace`, `model.state`) happen in recording and checki
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.program import Program, compile_graph
+from tinygrad_rnn import kernels
+from tinygrad_rnn.program import Compiler, Program, bind, plan
 from tinygrad_rnn.tensor import Tensor, topological_order
 
-__all__ = ["replay", "Replay", "ReplayError", "signature"]
+__all__ = ["replay", "Replay", "ReplayError", "signature", "compile_graph"]
 
 
 class ReplayError(ValueError):
@@ -154,13 +156,13 @@ def _data(a: Any) -> np.ndarray:
 
 def _slot_positions(order: list[Tensor], inputs: list[Tensor | None]) -> list[int]:
     """The arguments that are leaves of the graph requiring no gradient: the recording's inputs."""
-    in_graph = set(order)
-    return [i for i, t in enumerate(inputs) if t is not None and t in in_graph and t._fn is None and not t.requires_grad]
+    inside = set(order)
+    return [i for i, t in enumerate(inputs) if t is not None and t in inside and t._fn is None and not t.requires_grad]
 
 
 def _key(args: tuple) -> tuple:
     """What selects a recording: each array's shape and dtype; any other argument by value (hashable) or identity."""
-    key = []
+    key: list[tuple] = []
     for a in args:
         if isinstance(a, Tensor):
             key.append(("tensor", a.data.shape, a.data.dtype.str, a.requires_grad, id(a) if a.requires_grad else 0))
@@ -228,6 +230,64 @@ def _difference(old: list, new: list) -> str:
         if not _same(a, b):
             what = "a constant's values" if a[0][0] == "constant" else f"node {i} ({a[0][0]})"
             where = f" at {b[4]}" if b[4] else ""
-            return (f"{what}{where} differs from the recording: fn depends on data through Python (a branch or a "
-                    "constant made from values), so it cannot be replayed; use g.eager or make it a graph op")
+            return (
+                f"{what}{where} differs from the recording: fn depends on data through Python (a branch or a "
+                "constant made from values), so it cannot be replayed; use g.eager or make it a graph op"
+            )
     return "the graph differs from the recording"
+
+
+# ---- compiling a graph -------------------------------------------------------------------------------------------
+
+
+def _order(loss: Tensor) -> list[Tensor]:
+    """topological_order, with each detach() of a node of the graph placed after that node (it reads its value)."""
+    order = topological_order(loss)
+    inside = set(order)
+    after: dict[Tensor, list[Tensor]] = defaultdict(list)
+    for node in order:
+        src = node.detached_from if node.op == "detach" else None
+        if src is not None and src in inside:
+            after[src].append(node)
+    if not after:
+        return order
+    out: list[Tensor] = []
+    placed: set[Tensor] = set()
+    stack = [(node, False) for node in reversed(order)]
+    while stack:  # depth-first again, a detach() depending on its source
+        node, ready = stack.pop()
+        if node in placed:
+            continue
+        src = node.detached_from if node.op == "detach" else None
+        deps = [p for p in (*node.parents, *([src] if src in inside else [])) if p not in placed]
+        if ready or not deps:
+            placed.add(node)
+            out.append(node)
+        else:
+            stack.append((node, True))
+            stack.extend((p, False) for p in reversed(deps))
+    return out
+
+
+def compile_graph(loss: Tensor, slots: list[Tensor], outputs: list[Tensor], exact: bool = False) -> Program:
+    """The program of the graph below `loss` (the values of `slots` are given at each call; `outputs` kept)."""
+    c = Compiler(exact)
+    order = _order(loss)
+    index = {node: i for i, node in enumerate(order)}
+    slot_bufs = kernels.leaves(c, order, slots, index)
+    kernels.prepare(c, order, loss)
+    for node in order:
+        if node._fn is not None:
+            c.value[node] = kernels.forward(c, node)
+        elif node not in c.value:  # a detach() of a node of the graph: that node's value
+            c.value[node] = c.value[node.detached_from]  # type: ignore[index]
+    n_forward = len(c.code)
+    leaf_grads = kernels.backward_all(c, order, loss)
+    keep = {c.value[loss]} | {c.value[o] for o in outputs}
+    nbytes = plan(c, slot_bufs, keep | set(g for _, g in leaf_grads))
+    params = [(leaf, c.value[leaf]) for leaf in order if leaf._fn is None and leaf.requires_grad]
+    fw = [(f, bind(a)) for f, a, _ in c.code[:n_forward]]
+    bw = [(f, bind(a)) for f, a, _ in c.code[n_forward:]]
+    return Program(fw, bw, [b.resolve() for b in slot_bufs], c.value[loss].resolve(),
+                   [(leaf, g.resolve()) for leaf, g in leaf_grads], [(p, b.external) for p, b in params],
+                   [c.value[o].resolve() for o in outputs], nbytes)  # fmt: skip

@@ -119,6 +119,7 @@ class Tensor:
     parents: tuple[Tensor, ...]
     scope: str | None
     composite: tuple[tuple[str, int], ...]
+    _fn: Any  # the ops.Function that made the node (None for a leaf)
     _src: weakref.ref[Tensor] | None
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None):
