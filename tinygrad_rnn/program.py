@@ -1,7 +1,8 @@
 """A recorded graph as a flat numpy program: values in planned buffers, each call `f(*arrays)` with `out=`.
 
 `replay.compile_graph(loss, slots)` turns the graph of one eager call into two lists of instructions, forward and
-backward, each an (ufunc or function, argument tuple) pair whose arrays are fixed: buffers allocated once, views made once.
+backward, each an (ufunc or function, argument tuple) pair whose arrays are fixed: buffers allocated once, views
+made once.
 The steps:
   1. symbols — every value is a `Buf`: a base (storage to plan) or a view of one (reshape, transpose, slice, the
      steps of a split, the slots of a concatenate). Parameters and constants are external arrays, inputs are bases
