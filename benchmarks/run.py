@@ -254,7 +254,29 @@ WHY = """\
 """
 
 
-def machine_lines(threads: int) -> list[str]:
+# This kind of machine sets these for older OpenBLAS builds; with numpy's current OpenBLAS the forced Haswell kernel
+# makes matrix products up to 2.3× slower than the kernel OpenBLAS picks for the CPU. Unset for the benchmark (its
+# workers only): every implementation's gradients are checked against the hand BPTT before it is timed.
+OPENBLAS_FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def openblas_core() -> str:
+    """The name of the kernel numpy's OpenBLAS runs (e.g. SkylakeX), or "?"."""
+    import ctypes
+    import glob
+
+    import numpy as np
+
+    try:
+        lib = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "libscipy_openblas*.so"))
+        f = ctypes.CDLL(lib[0]).scipy_openblas_get_corename64_
+        f.restype = ctypes.c_char_p
+        return f().decode()
+    except (IndexError, OSError, AttributeError):
+        return "?"
+
+
+def machine_lines(threads: int, unset: dict) -> list[str]:
     import impls
     import numpy as np
 
@@ -279,6 +301,13 @@ def machine_lines(threads: int) -> list[str]:
         " (OPENBLAS_NUM_THREADS / torch.set_num_threads in every worker); clock: "
         + ("CPU time of each worker (time.process_time)" if threads == 1 else "wall time (time.perf_counter)"),
         f"- peers installed: {', '.join(peers) or 'none'}",
+        f"- OpenBLAS kernel: {openblas_core()}"
+        + (
+            f" (the environment set {', '.join(f'{k}={v}' for k, v in unset.items())}, which forces an older "
+            "kernel; unset for these runs)"
+            if unset
+            else ""
+        ),
     ]
 
 
@@ -391,6 +420,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--out", default=None, help="where to write the Markdown results (full run: RESULTS.md)")
     args = ap.parse_args(argv)
+    unset = {k: os.environ.pop(k) for k in OPENBLAS_FORCING if k in os.environ}  # the workers inherit this
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(args.threads)
     sys.path.insert(0, str(HERE))
     import impls
@@ -413,7 +443,7 @@ def main(argv=None) -> int:
         "Written by `python benchmarks/run.py` (`make bench`); method in its docstring.",
     ]
     lines.append("")
-    lines += machine_lines(args.threads)
+    lines += machine_lines(args.threads, unset)
     lines.append(f"- {check_hand_against_lecture(impls.SIZES['small'])}")
     failed = False
     for dtype in ["float64"] + ([] if args.quick or args.no_float32 else ["float32"]):

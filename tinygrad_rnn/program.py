@@ -183,27 +183,43 @@ def _joined(c: Compiler, bufs: list[Buf]) -> Buf:
 
 
 class Program:
-    """The bound program: forward and backward instructions on fixed arrays, the slots' and leaves' arrays."""
+    """The bound program: forward and backward as straight-line Python (one numpy call a line, its arrays bound
+    names: no loop, no tuple unpacking per call), the inputs' and leaves' arrays."""
 
     def __init__(self, forward: list, backward: list, slots: list, loss: np.ndarray, leaves: list,
                  params: list, outputs: list, nbytes: int) -> None:  # fmt: skip
         self.forward, self.backward, self.slots, self.loss = forward, backward, slots, loss
         self.leaves, self.params, self.outputs, self.nbytes = leaves, params, outputs, nbytes
+        self._forward, self._backward = _straight_line(forward), _straight_line(backward)
 
     def run(self, arrays: list[np.ndarray]) -> float:
         for buf, a in zip(self.slots, arrays):
             np.copyto(buf, a, casting="unsafe")
-        for f, args in self.forward:
-            f(*args)
+        self._forward()
         loss = float(self.loss)
-        for f, args in self.backward:
-            f(*args)
+        self._backward()
         for leaf, g in self.leaves:  # as the eager walk: a leaf's own copy at first, then added in place
             if leaf.grad is None:
                 leaf.grad = np.array(g, dtype=leaf.data.dtype)
             else:
                 leaf.grad += g
         return loss
+
+
+def _straight_line(code: list) -> Any:
+    """A function that makes the calls of `code` in order, each `f(*args)` written out as one line."""
+    names: dict[int, str] = {}
+    env: dict[str, Any] = {}
+
+    def name(x: Any) -> str:
+        if id(x) not in names:
+            names[id(x)] = f"v{len(names)}"
+            env[names[id(x)]] = x
+        return names[id(x)]
+
+    lines = [f"    {name(f)}({', '.join(name(a) for a in args)})" for f, args in code] or ["    pass"]
+    exec(compile("def run():\n" + "\n".join(lines), "<replay program>", "exec"), env)
+    return env["run"]
 
 
 def plan(c: Compiler, inputs: list[Buf], keep: set) -> int:

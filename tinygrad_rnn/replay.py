@@ -269,6 +269,34 @@ def _order(loss: Tensor) -> list[Tensor]:
     return out
 
 
+def _fastest_products(code: list) -> list:
+    """Each matrix product as np.dot or np.matmul, whichever is faster for its shapes and layouts on this machine
+    (timed once per kind: for small matrices np.dot has less overhead per call; results agree to rounding)."""
+    choice: dict[tuple, Any] = {}
+    out = []
+    for f, args in code:
+        if f is np.matmul and all(a.ndim == 2 for a in args) and args[2].flags.c_contiguous:
+            kind = tuple((a.shape, a.strides) for a in args)
+            if kind not in choice:
+                choice[kind] = min((np.matmul, np.dot), key=lambda g: _time(g, args))
+            f = choice[kind]
+        out.append((f, args))
+    return out
+
+
+def _time(f: Any, args: tuple) -> float:
+    import time
+
+    scratch = np.empty_like(args[2])
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(3):
+            f(args[0], args[1], scratch)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def compile_graph(loss: Tensor, slots: list[Tensor], outputs: list[Tensor], exact: bool = False) -> Program:
     """The program of the graph below `loss` (the values of `slots` are given at each call; `outputs` kept)."""
     c = Compiler(exact)
@@ -286,8 +314,10 @@ def compile_graph(loss: Tensor, slots: list[Tensor], outputs: list[Tensor], exac
     keep = {c.value[loss]} | {c.value[o] for o in outputs}
     nbytes = plan(c, slot_bufs, keep | set(g for _, g in leaf_grads))
     params = [(leaf, c.value[leaf]) for leaf in order if leaf._fn is None and leaf.requires_grad]
-    fw = [(f, bind(a)) for f, a, _ in c.code[:n_forward]]
-    bw = [(f, bind(a)) for f, a, _ in c.code[n_forward:]]
+    code = [(f, bind(a)) for f, a, _ in c.code]
+    if not exact:
+        code = _fastest_products(code)
+    fw, bw = code[:n_forward], code[n_forward:]
     return Program(fw, bw, [b.resolve() for b in slot_bufs], c.value[loss].resolve(),
                    [(leaf, g.resolve()) for leaf, g in leaf_grads], [(p, b.external) for p, b in params],
                    [c.value[o].resolve() for o in outputs], nbytes)  # fmt: skip
