@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import kernels
+from tinygrad_rnn.batching import batch_steps
 from tinygrad_rnn.program import Compiler, Program, bind, plan
 from tinygrad_rnn.tensor import Tensor, topological_order
 
@@ -301,6 +302,10 @@ def compile_graph(loss: Tensor, slots: list[Tensor], outputs: list[Tensor], exac
     """The program of the graph below `loss` (the values of `slots` are given at each call; `outputs` kept)."""
     c = Compiler(exact)
     order = _order(loss)
+    batched = None if exact else batch_steps(order, [loss, *outputs])
+    if batched is not None:  # a copy of the graph with the steps batched: compiled instead
+        loss, outputs = batched[0], batched[1:]
+        order = _order(loss)
     index = {node: i for i, node in enumerate(order)}
     slot_bufs = kernels.leaves(c, order, slots, index)
     kernels.prepare(c, order, loss)
