@@ -10,17 +10,17 @@ endif
 PY := $(BIN)/python
 STAMP := $(BIN)/.tinygrad_rnn-installed
 
-.PHONY: setup dot demo test lint format gallery bench bench-peers examples notebooks clean
+.PHONY: setup dot chromium demo test lint format gallery bench bench-peers examples notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv .venv
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,plot,dev,notebooks]'
+	$(PY) -m pip install --quiet -e '.[test,plot,dev,notebooks,browser,slides]'
 	touch $(STAMP)
 
-setup: $(STAMP) dot
+setup: $(STAMP) dot chromium
 
 # Graphviz's `dot` renders the pictures; install Debian's package when it is missing.
 dot:
@@ -34,6 +34,18 @@ dot:
 	    echo "  macOS:         brew install graphviz"; \
 	    echo "  conda:         conda install -c conda-forge graphviz"; \
 	    exit 1; \
+	  fi; \
+	fi
+
+# Headless Chromium and its driver run the explorer's browser tests (they skip without them).
+chromium:
+	@if ! command -v chromedriver >/dev/null 2>&1 || ! { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium and its driver (apt-get install chromium chromium-driver)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "chromium or chromedriver is missing: the explorer's browser tests will be skipped. To run them:"; \
+	    echo "  Debian/Ubuntu: sudo apt-get install chromium chromium-driver"; \
 	  fi; \
 	fi
 
@@ -57,10 +69,13 @@ format: setup
 
 gallery: setup
 	$(PY) viz/make_gallery.py
+	$(PY) tests/test_explorer_browser.py viz/explorer_T3.png
 
 bench: setup
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_draw.py
+	$(PY) benchmarks/bench_explorer.py
+	$(PY) benchmarks/bench_rtrl.py
 
 # The peers of the benchmark table (optional; run.py skips any that is missing). torch is pinned to the CPU build
 # that pip finds on this kind of machine: a plain `torch` would pull a multi-GB CUDA build.
@@ -74,6 +89,7 @@ examples: setup
 	$(PY) examples/char_rnn.py
 	$(PY) examples/vanishing_gradients.py
 	$(PY) examples/to_pytorch.py
+	$(PY) examples/rtrl_online.py
 
 # The example notebooks: regenerated from the `# %%` scripts, then executed with a real kernel (pictures inline).
 notebooks: setup

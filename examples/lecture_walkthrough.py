@@ -137,6 +137,61 @@ show(f"∇U truncated every {k} steps", cut["U"], rnn.U.grad)
 print(f"full BPTT ∇U differs from it by {np.max(np.abs(right['U'] - cut['U'])):.1e}\n")
 
 # %% [markdown]
+# ## BPTT is reverse mode, RTRL is forward mode
+# The same gradient, two ways through the same unrolled graph. BPTT (section 2.4) runs *against* time: one backward
+# sweep gives ∇L for every parameter at once, but only when the whole sequence is there, and it keeps every h_t.
+# Real-time recurrent learning (Williams & Zipser, on the reading list) runs *with* time: it carries the
+# sensitivities P_t = ∂h_t/∂θ forward, P_t = diag(1 − h_t²)(∂a_t/∂θ + U P_{t−1}), and has ∇_θ L_t as soon as step t
+# is done — at ~H⁴ work per step instead of ~H². Reverse-mode and forward-mode differentiation of one graph.
+
+# %%
+from tinygrad_rnn.forward import jvp, push_tangents, tangent_annotations  # noqa: E402
+from tinygrad_rnn.rtrl import rtrl_gradients  # noqa: E402
+
+
+def both(what: str, names: tuple[str, str], a, b) -> None:
+    """Two computations of one quantity, side by side, and their largest difference."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    print(f"{what}\n  {names[0]}: {a.round(5).tolist()}\n  {names[1]}: {b.round(5).tolist()}")
+    print(f"  max |difference| = {np.max(np.abs(a - b)):.1e}\n")
+
+
+by_rtrl = rtrl_gradients(**P, xs=xs, ys=ys)
+for name in "WUVbc":
+    both(f"∇{name}", ("BPTT, reverse mode", "RTRL, forward mode"), right[name], by_rtrl[name])
+
+# %%
+# Forward mode follows one direction at a time. Nudge one recurrent weight, dU = e_1 e_2ᵀ: the tangents
+# dh_t = (∂h_t/∂U)·dU flow with time, and at the end of the graph dL is the directional derivative — the number
+# reverse mode gives as ⟨∇_U L, dU⟩.
+dU = np.zeros((3, 3))
+dU[0, 1] = 1.0
+
+
+def loss_of_U(U):
+    model = RNN.from_arrays(**P)
+    model.U = U  # the loss as a function of U alone
+    return model.loss(xs, ys)
+
+
+_, dL = jvp(loss_of_U, (P["U"],), (dU,))
+both("dL along dU", ("jvp on the graph (forward)", "⟨∇_U L, dU⟩ by BPTT (reverse)"), dL, np.sum(right["U"] * dU))
+both("dL along dU", ("jvp on the graph (forward)", "⟨∇_U L, dU⟩ by RTRL (forward)"), dL, np.sum(by_rtrl["U"] * dU))
+
+# %%
+# Both on one graph: the tangents dh_t (forward, blue: they start at step 2, since U multiplies h_0 = 0 at step 1,
+# and grow with t) and the gradients ∇h_t L (reverse, red: from L back to h_1), side by side at every step.
+L = rnn.loss(xs, ys)
+rnn.zero_grad()
+L.backward()
+tangents = push_tangents(L, {rnn.U: dU})
+for t in range(1, 4):
+    h_t = rnn.trace.h[t - 1]
+    print(f"t={t}: dh_{t} = {np.round(tangents[h_t], 5).tolist()}   ∇h_{t} L = {np.round(h_t.grad, 5).tolist()}")
+notes = tangent_annotations(L, tangents, symbol="d", heading="forward mode along dU (blue) · gradients (red)")
+draw(L, grads=True, collapse=("softmax", "cross_entropy"), annotations=notes)
+
+# %% [markdown]
 # ## 3.1 Spectral radius: how far back does the gradient reach?
 # ‖∂(Σ_i o_{T,i})/∂h_t‖ for a signal from the last step only, with U rescaled to spectral radius ρ. Below 1 the
 # gradient shrinks geometrically; above 1 it can grow — until tanh saturates and diag(1 − h²) cuts it instead.

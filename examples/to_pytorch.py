@@ -49,8 +49,10 @@ history = fit(lambda i: teacher_forced_loss(model, random_windows(z[:400], 41, 1
 print(f"{UPDATES} updates on the engine: loss {history.loss[0]:.4f} → {history.loss[-1]:.4f}")
 try:
     VIZ.mkdir(parents=True, exist_ok=True)
-    history.plot(VIZ / "to_pytorch_engine_loss.png", title="training on the engine")
-    show(VIZ / "to_pytorch_engine_loss.png")
+    import matplotlib.pyplot as plt
+
+    plt.close(history.plot(VIZ / "to_pytorch_engine_loss.png", title="training on the engine"))
+    show(VIZ / "to_pytorch_engine_loss.png")  # the written picture, inline in a notebook
 except ImportError:
     print("matplotlib is not installed (pip install 'tinygrad_rnn[plot]'): plot skipped")
 

@@ -72,3 +72,13 @@ def test_training_options_show_their_defaults(capsys):
         cli.main(["train", "forecast", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "hidden size H (default 16)" in out and "updates (default 300)" in out
+
+
+def test_paper_prints_ours_beside_the_papers_number_last(capsys, tmp_path):
+    assert cli.main(["paper", "contributions", "--quick", "--out", str(tmp_path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("result: ours=") and " paper=0 (" in last
+    assert float(last.split("ours=")[1].split()[0]) < 1e-10  # eq. 4's row sums equal the engine's gradient
+    assert list(tmp_path.glob("*.png"))
+    with pytest.raises(SystemExit):
+        cli.main(["paper", "nope"])

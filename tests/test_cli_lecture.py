@@ -98,7 +98,8 @@ def test_demo_reports_a_drawing_failure_and_exits_1(capsys, monkeypatch, tmp_pat
     assert "could not draw the graph: dot is not installed" in err
 
 
-def test_demo_draws_the_graph_that_was_differentiated(monkeypatch, capsys):
+def test_demo_draws_the_graph_that_was_differentiated(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the demo's explorer page goes beside the default picture path
     seen = {}
 
     def record(report, path):

@@ -30,7 +30,6 @@ from tinygrad_rnn.draw import (
     heat_scale,
     html,
     render,
-    render_frames,
     to_dot,
 )
 from tinygrad_rnn.rnn import RNN
@@ -319,7 +318,7 @@ def test_svg_and_pdf_from_the_suffix_or_format(tmp_path, fmt, magic):
     by_format = render(L, tmp_path / "h", format=fmt)
     for path in (by_suffix, by_format):
         assert path.suffix == f".{fmt}" and path.read_bytes()[:5].startswith(magic[:4])
-        assert path.with_suffix(".dot").exists()
+        assert path.with_name(path.name + ".dot").exists()  # g.svg.dot: not g.dot, the source of g.png
     if fmt == "svg":  # tooltips for hovering in a browser
         assert "<title>" in by_suffix.read_text(encoding="utf-8")
         assert 'xlink:title="h_1 = tanh' in by_suffix.read_text(encoding="utf-8")
@@ -358,7 +357,7 @@ def test_render_refuses_unknown_formats(tmp_path):
     "options, message",
     [
         (dict(steps="fold"), "steps must be 'auto', 'expand' or 'collapse'"),
-        (dict(direction="RL"), "direction must be 'LR' or 'TB'"),
+        (dict(direction="up"), "direction must be 'BT', 'TB', 'LR' or 'RL'"),
         (dict(heatmap="hot"), "heatmap must be None, 'grad' or 'value'"),
         (dict(fan_edges="some"), "fan_edges must be"),
         (dict(wrap=0), "wrap must be a whole number"),
@@ -387,17 +386,6 @@ def test_backward_order_numbers_every_op_once_consumers_first():
     for tail, head, _ in dot.edges:  # gradient flows head → tail: the head is visited first
         if tail in number and head in number:
             assert number[head] < number[tail]
-
-
-@needs_dot
-def test_frames_one_picture_per_backward_step(tmp_path):
-    _, L = rnn_loss(1)
-    frames = render_frames(L, tmp_path, collapse=("softmax", "cross_entropy"))
-    assert len(frames) == backward_steps(L) + 1 and all(f.exists() for f in frames)
-    first = frames[0].with_suffix(".dot").read_text(encoding="utf-8")
-    last = frames[-1].with_suffix(".dot").read_text(encoding="utf-8")
-    assert "∇" not in Dot(first).nodes[Dot(first).named("W")[0]]  # nothing has reached W yet
-    assert "∇" in Dot(last).nodes[Dot(last).named("W")[0]]
 
 
 def test_lecture_annotations_colour_nodes_by_the_formula_error():
@@ -485,9 +473,10 @@ def test_cli_draw_writes_picture_and_dot(tmp_path, capsys):
 
     out = tmp_path / "g.svg"
     code = main(["draw", "--steps", "2", "--grads", "--collapse", "softmax,cross_entropy", "--out", str(out)])
-    assert code == 0 and out.exists() and out.with_suffix(".dot").exists()
+    source = out.with_name("g.svg.dot")
+    assert code == 0 and out.exists() and source.exists()
     assert str(out) in capsys.readouterr().out
-    dot = Dot(out.with_suffix(".dot").read_text(encoding="utf-8"))
+    dot = Dot(source.read_text(encoding="utf-8"))
     assert [dot.cluster_labels[c] for c in dot.top_clusters] == ["t = 0", "t = 1", "t = 2"]
     assert len([n for n, a in dot.nodes.items() if "<B>softmax</B>" in a]) == 2
 
@@ -546,9 +535,9 @@ def test_layout_time_left_to_right_inputs_at_the_bottom_loss_on_top(T):
 
 
 @needs_dot
-def test_layout_top_to_bottom():
+def test_layout_flowing_left_to_right_runs_time_downwards():
     _, L = rnn_loss(3)
-    source = to_dot(L, direction="TB", collapse=("softmax", "cross_entropy"))
+    source = to_dot(L, direction="LR", collapse=("softmax", "cross_entropy"))  # as Graphviz's rankdir=LR
     dot, pos = Dot(source), layout(source)
     ys_h = [pos[dot.named(f"h_{t}")[0]][1] for t in (1, 2, 3)]
     assert ys_h == sorted(ys_h, reverse=True)  # time runs downwards

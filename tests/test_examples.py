@@ -55,6 +55,11 @@ EXPECTED = {
         ["updates on the engine: loss", "transform: Standardizer"],
         ["to_pytorch_engine_loss.png"],
     ),
+    "rtrl_online": (
+        ["∇U: RTRL ‖·‖", "max |difference|", "RTRL (sensitivities carried)", "forgotten every step",
+         "multiply-adds per step"],
+        ["rtrl_online.png"],
+    ),
 }  # fmt: skip
 
 

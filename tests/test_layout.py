@@ -139,7 +139,7 @@ def test_style_presets_shorthands_and_objects_agree():
         (lambda L: draw(L, title=5), TypeError, "draw: title must be a str"),
         (lambda L: draw(L, collapse=(1,)), TypeError, "draw: collapse must be composite names"),
         (lambda L: Style(wrap=0), ValueError, "Style: wrap must be a whole number ≥ 1, got 0"),
-        (lambda L: Style(direction="up"), ValueError, "Style: direction must be 'LR' or 'TB'"),
+        (lambda L: Style(direction="up"), ValueError, "Style: direction must be 'BT', 'TB', 'LR' or 'RL'"),
     ],
 )
 def test_every_field_is_checked_and_the_error_names_it(call, error, message):

@@ -19,7 +19,7 @@ pytest.importorskip("jupytext")
 def test_every_notebook_has_the_cells_of_its_script():
     proc = subprocess.run([sys.executable, str(TOOL), "check"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert len(list((ROOT / "examples").glob("*.ipynb"))) == 5
+    assert len(list((ROOT / "examples").glob("*.ipynb"))) == 6
 
 
 def test_the_notebooks_run_with_a_kernel_and_show_their_pictures(tmp_path):
@@ -31,6 +31,6 @@ def test_the_notebooks_run_with_a_kernel_and_show_their_pictures(tmp_path):
         [sys.executable, str(TOOL), "run", str(tmp_path)], capture_output=True, text=True, timeout=900, env=env
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for name in ("lecture_walkthrough", "forecast", "char_rnn", "vanishing_gradients", "to_pytorch"):
+    for name in ("lecture_walkthrough", "forecast", "char_rnn", "vanishing_gradients", "to_pytorch", "rtrl_online"):
         assert f"{name}.ipynb: ran in" in proc.stdout
         assert (tmp_path / f"{name}.ipynb").exists()

@@ -14,7 +14,11 @@ CORE = ("tensor.py", "ops.py", "functional.py")
 # (+33); the engine's checks of a backward's tuple and gradient shapes, and 0-d gradients made arrays (+17); argument
 # checks whose errors name the op (axis, keepdims, exponent, inputs of stack/concatenate/apply) (+53); one set of
 # target rules, array inputs and sigmoid(±∞) in functional (+25); __all__ and type hints (+19).
-CORE_LINE_BUDGET = 965
+# +49 for forward mode (issue 13), all in ops.py: a forward rule (jvp) beside each of the 26 backward rules (+32:
+# `jvp = forward` for the 11 linear ops, `jvp = elementwise_jvp` for the 11 elementwise ones, own rules for matmul,
+# prod, max and the fused softmax-cross-entropy), the helper elementwise_jvp (+4), the rule stated in each docstring
+# (+11: the lines where it does not fit on the first) and the convention in the module docstring (+2).
+CORE_LINE_BUDGET = 1014
 
 
 def test_core_line_budget():

@@ -24,12 +24,12 @@ from tinygrad_rnn.tensor import (
 _LAZY = (
     "rnn", "lstm", "lecture", "draw", "strategies", "optim", "data", "train", "forecast", "dynamics", "module",
     "inputs", "report", "annotations", "models", "demo", "fmt", "torch_bridge", "exercise", "layout", "dot",
-    "checkpoint",
+    "checkpoint", "explorer", "explorer_svg", "explorer_lecture", "forward", "rtrl",
 )  # fmt: skip
 
 
 # Functions at the package's top that live in a module loaded on first use.
-_LAZY_FUNCTIONS = {"load_model": "models"}
+_LAZY_FUNCTIONS = {"load_model": "models", "explore": "explorer", "jvp": "forward", "hvp": "forward"}
 
 
 def __getattr__(name: str) -> object:
@@ -49,8 +49,11 @@ __all__ = [
     "composite",
     "concatenate",
     "detect_anomaly",
+    "explore",
     "functional",
     "gradcheck",
+    "hvp",
+    "jvp",
     "load_model",
     "no_grad",
     "replay",

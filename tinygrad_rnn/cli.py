@@ -153,10 +153,14 @@ def _run_demo(args: argparse.Namespace) -> int:
     print(report)
     try:
         path = draw_demo(report, args.out)
+        from tinygrad_rnn.explorer_lecture import explore_demo
+
+        page = explore_demo(report, Path(args.out).with_suffix(".html"))
     except (ImportError, RuntimeError, OSError) as e:
         print(f"\ntinygrad-rnn demo: could not draw the graph: {e}", file=sys.stderr)
         return 1
     print(f"\nwrote the unrolled graph with its gradients to {path.resolve()}")
+    print(f"wrote the explorer page to {page.resolve()} (open it in a browser)")
     return 0 if report.ok else 1
 
 
@@ -384,6 +388,41 @@ def _run_forecast(args: argparse.Namespace) -> int:
 
 
 _SUBCOMMANDS.append(_add_train_command)
+
+
+# ---- paper: the lecture's section 3 and reading list, reproduced ---------------------------------------------------
+
+_PAPERS = ("esn", "cliff", "adding", "latch", "contributions")
+
+
+def _add_paper_command(sub: Any) -> None:
+    p = sub.add_parser(
+        "paper",
+        help="reproduce a result of section 3's reading list beside the paper's number (esn, cliff, adding, ...)",
+        description="esn: Jaeger's echo state network on Mackey-Glass (NRMSE84); cliff: Pascanu et al.'s one-unit "
+        "cliff with and without clipping; adding: Hochreiter & Schmidhuber's adding problem, RNN vs LSTM; latch: "
+        "Bengio et al.'s latching unit; contributions: Pascanu et al.'s eq. 4, step by step. Each prints ours beside "
+        "the paper's number, its last line 'result: ours=… paper=… (…)', and writes its figure.",
+    )
+    p.add_argument("name", choices=_PAPERS, help="the experiment")
+    p.add_argument("--quick", action="store_true", help="a reduced version (seconds, for tests)")
+    p.add_argument("--out", default=None, metavar="DIR", help="where the figure goes (default viz/papers)")
+    p.set_defaults(func=_run_paper)
+
+
+def _run_paper(args: argparse.Namespace) -> int:
+    from tinygrad_rnn import papers
+
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        return _fail("paper", f"--out {args.out} is a file; give a folder")
+    try:
+        papers.run(args.name, quick=args.quick, out_dir=args.out, echo=True)
+    except ValueError as e:
+        return _fail("paper", str(e))
+    return 0
+
+
+_SUBCOMMANDS.append(_add_paper_command)
 _SUBCOMMANDS.append(_add_saved_model_commands)
 
 
@@ -393,23 +432,36 @@ _SUBCOMMANDS.append(_add_saved_model_commands)
 def _add_draw_command(sub: Any) -> None:
     p = sub.add_parser(
         "draw",
-        help="draw the unrolled graph of the lecture RNN (PNG, SVG or PDF, with its .dot beside it)",
-        description="Build the lecture RNN on random data, run backward, and draw its unrolled graph: one cluster per "
-        "time step, parameters once, the carried state in bold. The .dot source is written beside the picture.",
+        help="draw the unrolled graph of the lecture RNN (PNG, SVG or PDF, with its .dot beside it), or animate it",
+        description="Build the lecture RNN on random data (or the demo's 'hel'), run backward, and draw its unrolled "
+        "graph: one cluster per time step, parameters once, the carried state in bold. The .dot source is written "
+        "beside the picture (x.dot for x.png, x.svg.dot for x.svg). --slide: a 1920×1080 slide in the lecture's "
+        "notation; --frames DIR: the backward pass as numbered PNG frames of one size, backward.gif and backward.pdf.",
     )
-    p.add_argument("--steps", type=_draw_steps, default=3, metavar="T", help="time steps T (default 3)")
-    p.add_argument("--input", type=_size, default=3, metavar="D", help="input size D (default 3)")
-    p.add_argument("--hidden", type=_size, default=4, metavar="H", help="hidden size H (default 4)")
-    p.add_argument("--classes", type=_size, default=3, metavar="K", help="classes K (default 3)")
+    p.add_argument("--problem", choices=("random", "hel"), default="random", help="random data, or the demo's 'hel'")
+    p.add_argument("--steps", type=_draw_steps, default=None, metavar="T", help="time steps T (default 3)")
+    p.add_argument("--input", type=_size, default=None, metavar="D", help="input size D (default 3)")
+    p.add_argument("--hidden", type=_size, default=None, metavar="H", help="hidden size H (default 4)")
+    p.add_argument("--classes", type=_size, default=None, metavar="K", help="classes K (default 3)")
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
     p.add_argument(
         "--radius", type=_number(float, low=0, high=MAX_RADIUS), default=None, metavar="R",
         help="rescale U to spectral radius R",
     )  # fmt: skip
+    p.add_argument(
+        "--input-scale", type=_number(float, low=0), default=1.0, metavar="S",
+        help="multiply the inputs by S (small S keeps tanh near its linear range; default 1)",
+    )  # fmt: skip
+    p.add_argument("--loss", choices=("all", "last"), default="all", help="L = Σ_t L_t (all) or L_T only (last)")
     p.add_argument("--tanh", choices=("primitive", "composed"), default="primitive", help="tanh as one op or composed")
+    p.add_argument("--slide", action="store_true", help="a 1920×1080 slide: lecture notation, text ≥ 24 px")
     p.add_argument("--values", action="store_true", help="print each value's numbers")
     p.add_argument("--grads", action="store_true", help="print each gradient (in red)")
     p.add_argument("--heatmap", action="store_true", help="colour nodes by log10 of the gradient norm")
+    p.add_argument(
+        "--scale", type=_list_of(_number(float, low=0, open_low=True)), default=None, metavar="LOW,HIGH",
+        help="the heat-map's colour scale, e.g. 1e-10,1e1 (one scale for pictures to compare)",
+    )  # fmt: skip
     p.add_argument("--collapse", default="", metavar="NAMES", help="composites drawn as one box, e.g. softmax,tanh")
     p.add_argument("--steps-collapsed", action="store_true", help="each time step as one box (for long sequences)")
     p.add_argument("--order", action="store_true", help="number the ops in the order backward visits them")
@@ -419,11 +471,39 @@ def _add_draw_command(sub: Any) -> None:
         default=None,
         help="write the lecture's gradient beside each node",
     )
-    p.add_argument("--direction", choices=("LR", "TB"), default="LR", help="time left→right (LR) or top→bottom (TB)")
-    p.add_argument("--title", default=None, help="a title above the legend")
-    p.add_argument("--frames", default=None, metavar="DIR", help="write one picture per backward step into DIR")
+    p.add_argument(
+        "--direction", choices=("BT", "TB", "LR", "RL"), default=None,
+        help="the flow, as Graphviz's rankdir: BT (inputs at the bottom; time left → right, the default), LR, …",
+    )  # fmt: skip
+    p.add_argument("--title", default=None, help="a title above the picture")
+    p.add_argument("--frames", default=None, metavar="DIR", help="write the backward pass as frames into DIR")
+    p.add_argument(
+        "--frames-by", choices=("op", "node", "step"), default="op",
+        help="one frame per backward op (default), per node that receives its gradient, or per time step",
+    )  # fmt: skip
     p.add_argument("--out", default=None, metavar="FILE", help="the picture: FILE.png, FILE.svg or FILE.pdf")
     p.set_defaults(func=_run_draw)
+
+
+def _draw_args(args: argparse.Namespace) -> tuple[tuple[int, ...], dict[str, Any]] | str:
+    """(sizes, keywords of draw_problem) from the arguments, or what is wrong with them."""
+    given = (args.steps, args.input, args.hidden, args.classes)
+    if args.problem == "hel" and any(v is not None for v in given):
+        return "--problem hel has its own sizes (T = 3, D = H = K = 3): leave out --steps/--input/--hidden/--classes"
+    sizes = tuple(v if v is not None else d for v, d in zip(given, (3, 3, 4, 3)))
+    if args.scale is not None and (len(args.scale) != 2 or not args.scale[0] < args.scale[1]):
+        return f"--scale must be LOW,HIGH with 0 < LOW < HIGH, e.g. 1e-10,1e1; got {','.join(map(str, args.scale))}"
+    style: dict[str, Any] = dict(
+        values=args.values, grads=args.grads, heatmap="grad" if args.heatmap else None, order=args.order,
+        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()), title=args.title,
+        steps="collapse" if args.steps_collapsed else "auto",
+    )  # fmt: skip
+    style |= {"style": "slide"} if args.slide else {}
+    style |= {"direction": args.direction} if args.direction else {}
+    style |= {"scale": args.scale} if args.scale else {}
+    problem = dict(seed=args.seed, radius=args.radius, tanh=args.tanh, check=args.compare, problem=args.problem)
+    problem |= dict(loss=args.loss, input_scale=args.input_scale, frames_by=args.frames_by)
+    return sizes, problem | style
 
 
 def _run_draw(args: argparse.Namespace) -> int:
@@ -436,32 +516,104 @@ def _run_draw(args: argparse.Namespace) -> int:
         return _fail("draw", f"--out must end in .png, .svg or .pdf, got {args.out!r}")
     if _unwritable(args.out):
         return _fail("draw", f"--out {args.out}: {_unwritable(args.out)}")
-    style = dict(
-        values=args.values, grads=args.grads, heatmap="grad" if args.heatmap else None, order=args.order,
-        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()), direction=args.direction,
-        steps="collapse" if args.steps_collapsed else "auto", title=args.title,
-    )  # fmt: skip
-    problem = dict(seed=args.seed, radius=args.radius, tanh=args.tanh, check=args.compare)
+    if args.frames is not None and Path(args.frames).exists() and not Path(args.frames).is_dir():
+        return _fail("draw", f"--frames {args.frames}: is a file, not a folder")
+    parsed = _draw_args(args)
+    if isinstance(parsed, str):
+        return _fail("draw", parsed)
+    sizes, options = parsed
     try:
-        written = draw_problem(
-            args.steps, args.input, args.hidden, args.classes, out=args.out, frames=args.frames, **problem, **style
-        )
+        written = draw_problem(*sizes, out=args.out, frames=args.frames, **options)
     except GraphvizNotFoundError as e:
+        print(f"tinygrad-rnn draw: {e}", file=sys.stderr)
+        return 1
+    except ImportError as e:
         print(f"tinygrad-rnn draw: {e}", file=sys.stderr)
         return 1
     except ValueError as e:
         return _fail("draw", str(e))
     if args.out is not None:
-        print(f"wrote {written[0]} (and its .dot)")
+        dot = written[0].with_suffix(".dot") if written[0].suffix == ".png" else f"{written[0]}.dot"
+        print(f"wrote {written[0]} (and its source {dot})")
     if args.frames is not None:
         frames = written[1:] if args.out is not None else written
         print(
-            f"wrote {len(frames)} frames of the backward pass to {args.frames}/ ({frames[0].name} … {frames[-1].name})"
+            f"wrote {len(frames)} frames of the backward pass to {args.frames}/ ({frames[0].name} … "
+            f"{frames[-1].name}), backward.gif and backward.pdf"
         )
     return 0
 
 
 _SUBCOMMANDS.append(_add_draw_command)
+
+
+# ---- explore: the interactive page of the graph and its backward pass ----------------------------------------------
+
+
+def _add_explore_command(sub: Any) -> None:
+    p = sub.add_parser(
+        "explore",
+        help="write one self-contained HTML page to inspect the unrolled graph and step through its backward pass",
+        description="Build the lecture RNN on random data, run backward, and write one HTML page (everything inline, "
+        "works offline): hover or click a node for its value, gradient, local derivative and the lecture's formula "
+        "with its error; step through the backward pass with the buttons, the slider or the arrow keys.",
+    )
+    p.add_argument("--steps", type=_draw_steps, default=3, metavar="T", help="time steps T (default 3)")
+    p.add_argument("--input", type=_size, default=3, metavar="D", help="input size D (default 3)")
+    p.add_argument("--hidden", type=_size, default=4, metavar="H", help="hidden size H (default 4)")
+    p.add_argument("--classes", type=_size, default=3, metavar="K", help="classes K (default 3)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of parameters and data (default 0)")
+    p.add_argument(
+        "--radius", type=_number(float, low=0, high=MAX_RADIUS), default=None, metavar="R",
+        help="rescale U to spectral radius R",
+    )  # fmt: skip
+    p.add_argument("--tanh", choices=("primitive", "composed"), default="primitive", help="tanh as one op or composed")
+    p.add_argument(
+        "--collapse", default="softmax,cross_entropy", metavar="NAMES",
+        help="composites the page opens collapsed (default %(default)s; '' opens them expanded)",
+    )  # fmt: skip
+    p.add_argument("--no-check", action="store_true", help="leave out the lecture's formulas (needed past 200 steps)")
+    p.add_argument(
+        "--colour", choices=("corrected", "printed"), default=None,
+        help="open with the nodes coloured by the lecture formula's error (corrected or as printed)",
+    )  # fmt: skip
+    p.add_argument("--heatmap", action="store_true", help="open with the gradient heat-map on")
+    p.add_argument(
+        "--direction", choices=("BT", "TB", "LR", "RL"), default="BT",
+        help="the flow of the graph, as Graphviz's rankdir (default BT: inputs at the bottom, time left to right)",
+    )  # fmt: skip
+    p.add_argument("--title", default=None, help="the page's title")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
+    p.set_defaults(func=_run_explore)
+
+
+def _run_explore(args: argparse.Namespace) -> int:
+    from tinygrad_rnn.draw import GraphvizNotFoundError
+    from tinygrad_rnn.explorer_lecture import explore_problem
+
+    if not args.out.lower().endswith((".html", ".htm")):
+        return _fail("explore", f"--out must end in .html, got {args.out!r}")
+    if _unwritable(args.out):
+        return _fail("explore", f"--out {args.out}: {_unwritable(args.out)}")
+    if args.colour and args.no_check:
+        return _fail("explore", "--colour shows the lecture check, which --no-check leaves out")
+    style = dict(
+        collapse=tuple(c.strip() for c in args.collapse.split(",") if c.strip()), direction=args.direction,
+        title=args.title, heatmap="grad" if args.heatmap else None, check=args.colour,
+    )  # fmt: skip
+    problem = dict(seed=args.seed, radius=args.radius, tanh=args.tanh, lecture=not args.no_check, out=args.out)
+    try:
+        path = explore_problem(args.steps, args.input, args.hidden, args.classes, **problem, **style)
+    except GraphvizNotFoundError as e:
+        print(f"tinygrad-rnn explore: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        return _fail("explore", str(e))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, self-contained): open it in a browser")
+    return 0
+
+
+_SUBCOMMANDS.append(_add_explore_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,24 +91,51 @@ def draw_problem(
     radius: float | None = None,
     tanh: str = "primitive",
     check: str | None = None,
+    problem: str = "random",
+    loss: str = "all",
+    input_scale: float = 1.0,
     out: str | Path | None = None,
     frames: str | Path | None = None,
+    frames_by: str = "op",
     **style: Any,
 ) -> list[Path]:
-    """`tinygrad-rnn draw`: the unrolled graph of a random lecture-RNN problem after backward, written to `out` (and
-    its .dot) and/or as one frame per backward step into `frames`; `check` ("corrected" or "printed") colours the
-    nodes by the lecture formula's error; `style` goes to the drawing (its `steps` is the drawing's: "auto",
-    "expand", "collapse" — the sizes come first, positionally). Returns the files written."""
-    from tinygrad_rnn.draw import render, render_frames
+    """`tinygrad-rnn draw`: the unrolled graph of a lecture-RNN problem after backward, to `out` (and its .dot) and/or
+    as frames of the backward pass into `frames` (PNGs, backward.gif, backward.pdf; per op, node or step: `frames_by`).
 
-    rnn, xs, ys = random_problem(steps, input_size, hidden, classes, seed=seed, spectral_radius=radius, tanh=tanh)
-    if check is not None:
-        report = compare(rnn, xs, ys)
-        loss, style["annotations"] = report.loss, report.annotations(check)
+    problem "random" (seeded, of the given sizes) or "hel" (the demo's; its own sizes T = 3, D = H = K = 3); loss
+    "all" (L = Σ_t L_t) or "last" (L_T only, the gallery's heat-maps); input_scale multiplies the inputs; radius
+    rescales U to ρ(U); check ("corrected" | "printed", loss "all" only) colours nodes by the lecture's error;
+    `style` goes to the drawing (style="slide", values=True, heatmap="grad", scale=(1e-10, 1e1), …). The targets
+    y_t feed L_t; a slide gets the lecture's equations as its title. Returns the files written."""
+    from tinygrad_rnn.draw import render, render_frames, step_targets
+    from tinygrad_rnn.style import make_style
+
+    if problem == "hel":
+        if (steps, input_size, hidden, classes) != (3, 3, 4, 3):
+            raise ValueError("draw: the 'hel' problem has its own sizes (T = 3, D = H = K = 3); give no sizes with it")
+        rnn, xs, ys, _ = demo_problem(spectral_radius=radius, tanh=tanh)
+    elif problem == "random":
+        rnn, xs, ys = random_problem(steps, input_size, hidden, classes, seed=seed, spectral_radius=radius, tanh=tanh)
     else:
-        loss = rnn.loss(xs, ys)
-        loss.backward()
-    written = [render(loss, out, **style)] if out is not None else []
+        raise ValueError(f"draw: problem must be 'random' or 'hel', got {problem!r}")
+    if loss not in ("all", "last"):
+        raise ValueError(f"draw: loss must be 'all' (L = Σ_t L_t) or 'last' (L_T only), got {loss!r}")
+    xs = xs * float(input_scale)
+    if check is not None:
+        if loss != "all":
+            raise ValueError("draw: the lecture check compares the gradients of L = Σ_t L_t; it needs loss='all'")
+        report = compare(rnn, xs, ys)
+        root, style["annotations"] = report.loss, report.annotations(check)
+    else:
+        total = rnn.loss(xs, ys)
+        root = total if loss == "all" else rnn.trace.L[-1]  # type: ignore[union-attr]
+        root.backward()
+    style.setdefault("targets", step_targets(root, ys, rnn.output_size))
+    fields = {k: v for k, v in style.items() if k not in ("style", "annotations", "targets")}
+    if make_style(style.get("style"), fields, "draw").notation == "lecture" and style.get("title") is None:
+        total_loss = "L = Σ_t L_t" if loss == "all" else f"L = L_{len(xs)} only"
+        style["title"] = f"h_t = tanh(b + W x_t + U h_{{t−1}})    o_t = c + V h_t    ŷ_t = softmax(o_t)    {total_loss}"
+    written = [render(root, out, **style)] if out is not None else []
     if frames is not None:
-        written += render_frames(loss, frames, **style)
+        written += render_frames(root, frames, by=frames_by, **style)
     return written

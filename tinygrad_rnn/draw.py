@@ -1,12 +1,15 @@
 """Graphviz drawings of computational graphs, grouped by time step: G = (tensors, parent → child edges).
 
-`draw(root, style=None, *, annotations=None, **shorthands)` returns a `graphviz.Digraph` (it displays inline in
-Jupyter); `render(root, "g.png", …)` writes the picture and, always, `g.dot` beside it; `to_dot(root, …)` is the
-DOT text; `render_frames(root, dir, …)` writes one picture per step of the backward pass. A drawing is a layout
-(`layout.py`: groups, boxes, edges, position hints — plain data) written as DOT with a `Style` (`dot.py`). The
-drawing knows no model and no checker: it reads only what the engine records on every node (`name`, `op`,
-`parents`, `scope`, `composite`, `detached_from`, `data`, `grad`), and what a checker wants to say about nodes comes
-in as `annotations` (e.g. `draw(L, annotations=report.annotations("printed"))`).
+`draw(root, style=None, *, annotations=None, targets=None, **shorthands)` returns a `graphviz.Digraph` (it displays
+inline in Jupyter); `render(root, "g.png", …)` writes the picture and, always, its DOT source beside it (`g.dot`; for
+g.svg `g.svg.dot`); `to_dot(root, …)` is the DOT text; `render_frames(root, dir, …)` the backward pass as frames on
+one fixed canvas, with a GIF and a PDF (frames.py). A drawing is a layout (`layout.py`: groups, boxes, edges,
+position hints — plain data; `notation.py` for the lecture's notation) written as DOT with a `Style` (`style.py`,
+`dot.py`); a style with a canvas (the preset "slide": 1920×1080) is fitted into it (`canvas.py`). The drawing knows
+no model and no checker: it reads only what the engine records on every node (`name`, `op`, `parents`, `scope`,
+`composite`, `detached_from`, `data`, `grad`); what a checker wants to say about nodes comes in as `annotations`
+(e.g. `draw(L, annotations=report.annotations("printed"))`), and leaves the engine does not keep as nodes come in
+as `targets` (the targets y_t of the losses L_t: `step_targets(L, ys, K)`).
 
 What the picture shows
     * One cluster per top-level scope ("t=1", "t=2", … — one time step), laid out along the time axis; nested
@@ -33,7 +36,8 @@ Colour legend (also drawn under the picture with `legend=True`)
     gradients         red text #b02a37
     edges             bold black: the state carried into the next step; light blue: a parameter's use;
                       dashed with ✂: cut by detach()
-    heat-map          yellow → dark red = small → large log10 ‖∂L/∂node‖
+    heat-map          yellow → dark red = small → large log10 ‖∂L/∂node‖ (scale=(low, high): one scale for several
+                      pictures; stated in the legend either way)
     annotations       the fill and rows each annotation gives (e.g. the lecture check: green agrees, amber close,
                       red wrong, lavender does not type-check, grey not in the lecture), keyed in the legend under
                       the annotations' heading
@@ -44,15 +48,22 @@ are renumbered by first appearance, numbers are printed with fixed significant d
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from tinygrad_rnn import gv
 from tinygrad_rnn.annotations import Annotations
-from tinygrad_rnn.dot import HEAT, MAX_BOXES, STYLES, Style, heat_scale, html, make_style, write
-from tinygrad_rnn.layout import Layout, layout, layout_collapsed
+from tinygrad_rnn.canvas import Fit, fit, laid_out, render_fitted
+from tinygrad_rnn.dot import heat_scale, write
+from tinygrad_rnn.frames import backward_steps, render_frames
+from tinygrad_rnn.gv import GraphvizNotFoundError
+from tinygrad_rnn.inputs import whole_number
+from tinygrad_rnn.markup import html
+from tinygrad_rnn.plan import layout_of
+from tinygrad_rnn.style import HEAT, MAX_BOXES, SLIDE, STYLES, Style, make_style
 from tinygrad_rnn.tensor import Tensor, topological_order
 
 if TYPE_CHECKING:
@@ -73,18 +84,30 @@ __all__ = [
     "backward_steps",
     "heat_scale",
     "html",
+    "step_targets",
+    "dot_path_of",
+    "fit_of",
+    "Fit",
+    "SLIDE",
 ]
 
 
 def draw(
-    root: Tensor, style: Style | str | None = None, *, annotations: Annotations | None = None, **shorthands: Any
+    root: Tensor,
+    style: Style | str | None = None,
+    *,
+    annotations: Annotations | None = None,
+    targets: Mapping[Tensor, Tensor] | None = None,
+    **shorthands: Any,
 ) -> graphviz.Digraph:
     """G ↦ a graphviz.Digraph of the graph that computed `root`, one cluster per time step.
 
-    style        a `Style`, a preset's name (`STYLES`: "default", …) or None (the default)
+    style        a `Style`, a preset's name (`STYLES`: "default", "slide") or None (the default)
     annotations  rows of text and a fill per node, and their legend (`tinygrad_rnn.annotations.Annotations`)
+    targets      leaves to draw as parents of nodes the engine made without them: {L_t: y_t} draws each
+                 target y_t feeding its loss L_t (`step_targets` builds it from the losses and the targets)
     shorthands   any field of the style, e.g. values=True, grads=True, heatmap="grad", collapse=("softmax",),
-                 steps="collapse", direction="TB", legend=False, title="…", order=True, backward_step=3
+                 steps="collapse", direction="LR", legend=False, title="…", order=True, backward_step=3
                  (see `Style` for every field); an unknown keyword is a TypeError naming it
     """
     if not isinstance(root, Tensor):
@@ -94,49 +117,27 @@ def draw(
     style = make_style(style, shorthands, "draw")
     if style.heatmap == "grad" and root.requires_grad and root.grad is None:
         raise ValueError("draw(heatmap='grad'): call backward() on the root first — no gradients to colour by")
-    return write(layout_of(root, style), style, annotations)
+    return write(layout_of(root, style, targets), style, annotations)
 
 
-def layout_of(root: Tensor, style: Style) -> Layout:
-    """The layout `draw` uses: expanded or one box per step (style.steps; "auto" collapses the steps when the
-    expanded drawing would have more than style.max_boxes boxes); refused when it would still have more."""
-    limit, nodes = style.max_boxes, topological_order(root)
-    if limit is not None and len(nodes) > limit:
-        if not any(t.scope for t in nodes):
-            _refuse(len(nodes), "nodes", limit, collapsed=False, steps=0)  # nothing to collapse
-        if style.steps == "expand" and not style.collapse:
-            _refuse(len(nodes), "nodes", limit, collapsed=False, steps=1)  # every node is at least one box
-    if style.steps != "collapse" and (limit is None or style.steps == "expand" or len(nodes) <= limit):
-        lay = layout(root, style.collapse)
-        if limit is None or len(lay.boxes) <= limit:
-            return lay
-        if style.steps == "expand":
-            _refuse(len(lay.boxes), "boxes", limit, collapsed=False, steps=len(lay.steps.order))
-    lay = layout_collapsed(root, style.collapse, style.wrap, style.fan_edges)
-    if limit is not None and len(lay.boxes) > limit:
-        _refuse(len(lay.boxes), "boxes", limit, collapsed=True, steps=len(lay.steps.order))
-    return lay
-
-
-def _refuse(n: int, what: str, limit: int, collapsed: bool, steps: int) -> None:
-    """Refuse a drawing too large for Graphviz, naming the way out."""
-    way_out = "or pass max_boxes=None to draw it anyway (Graphviz may then take minutes and run out of memory)"
-    has = "the graph has" if what == "nodes" else "the drawing has"
-    if not steps:
-        raise ValueError(
-            f"draw: {has} {n} {what}, more than max_boxes={limit}, and no time steps to collapse: build it "
-            f"with scope('t=1'), scope('t=2'), … around each step and draw with steps='collapse', draw a part of "
-            f"it (the drawing of a node nearer the inputs), {way_out}"
+def step_targets(root: Tensor, ys: Any, classes: int | None = None, loss: str = "L", name: str = "y") -> dict:
+    """{L_t: y_t} for `draw(…, targets=…)`: each node of root's graph named L_1, L_2, … (`loss`_t) with the target
+    of its step as a leaf named y_t (`name`_t) — class indices as one-hot rows of `classes` entries, the way the
+    lecture writes y_t; rows as given. Steps whose loss is not in the graph get no target."""
+    if not isinstance(root, Tensor):
+        raise TypeError(
+            f"step_targets: root must be the loss (a Tensor whose graph holds L_1, L_2, …), got {type(root).__name__}"
         )
-    if collapsed:
-        raise ValueError(
-            f"draw: {n} boxes even with one box per time step ({steps} steps), more than max_boxes={limit}: draw a "
-            f"shorter stretch of the sequence (e.g. one chunk of truncated BPTT), {way_out}"
-        )
-    raise ValueError(
-        f"draw: {has} {n} {what}, more than max_boxes={limit}: draw with steps='collapse' (one box per "
-        f"time step; steps='auto', the default, does so by itself), {way_out}"
-    )
+    rows = np.asarray(ys)
+    if classes is not None and rows.dtype.kind in "iu":
+        rows = np.eye(whole_number(classes, "classes", "step_targets"))[rows]
+    by_name = {str(t.name): t for t in topological_order(root) if t.name is not None}
+    out = {}
+    for step, y in enumerate(rows, start=1):
+        node = by_name.get(f"{loss}_{step}")
+        if node is not None:
+            out[node] = Tensor(np.asarray(y, dtype=np.float64), name=f"{name}_{step}")
+    return out
 
 
 def to_dot(root: Tensor, style: Style | str | None = None, **options: Any) -> str:
@@ -146,67 +147,44 @@ def to_dot(root: Tensor, style: Style | str | None = None, **options: Any) -> st
 
 # ---- rendering ------------------------------------------------------------------------------------------------------
 
-INSTALL_HELP = (
-    "Graphviz's `dot` program was not found on PATH, so the picture could not be rendered "
-    "(the DOT source was written to {dot_path}). Install Graphviz:\n"
-    "  Debian/Ubuntu:  sudo apt-get install graphviz\n"
-    "  macOS:          brew install graphviz\n"
-    "  conda:          conda install -c conda-forge graphviz\n"
-    "then run again, or render the .dot yourself: dot -T{fmt} {dot_path} -o {path}"
-)
 
-
-class GraphvizNotFoundError(RuntimeError):
-    """The `dot` executable is missing: the .dot file was written, the picture was not."""
+def dot_path_of(path: Path) -> Path:
+    """Where `render` writes the DOT source of a picture: x.dot for x.png, x.svg.dot and x.pdf.dot for the other
+    formats, so that pictures of one name in several formats never overwrite each other's source."""
+    return path.with_suffix(".dot") if path.suffix.lower() == ".png" else path.with_name(path.name + ".dot")
 
 
 def render(
     root: Tensor, path: str | Path, style: Style | str | None = None, *, format: str | None = None, **options: Any
 ) -> Path:
     """Write the drawing of `root` to `path` (png, svg or pdf, from `format` or the suffix) and its DOT source
-    beside it (path with suffix .dot). Returns the picture's path. `style` and options are those of `draw`."""
+    beside it (`dot_path_of`: x.dot for x.png, x.svg.dot for x.svg). With a style's `canvas` (the slide: 1920×1080)
+    the picture is fitted into exactly that many pixels (PNG) or that aspect (SVG, PDF) — see `canvas.py`, and
+    `fit_of` for the scale and the smallest text. Returns the picture's path. `style` and options are draw's."""
     path = Path(path)
     fmt = (format or path.suffix.lstrip(".")).lower()
     if fmt not in ("png", "svg", "pdf"):
         raise ValueError(f"render: format must be png, svg or pdf (from format= or the file suffix), got {fmt!r}")
     if path.suffix.lower() != f".{fmt}":
         path = path.with_name(path.name + f".{fmt}")
-    source = to_dot(root, style, **options)
+    look = make_style(style, {k: v for k, v in options.items() if k not in ("annotations", "targets")}, "render")
+    source = to_dot(root, look, **{k: v for k, v in options.items() if k in ("annotations", "targets")})
     path.parent.mkdir(parents=True, exist_ok=True)
-    dot_path = path.with_suffix(".dot")
+    dot_path = dot_path_of(path)
     dot_path.write_text(source, encoding="utf-8")
-    render_dot(dot_path, path, fmt)
+    if look.canvas is not None:
+        render_fitted(dot_path, path, fmt, look.canvas)
+    else:
+        render_dot(dot_path, path, fmt)
     return path
 
 
 def render_dot(dot_path: Path, path: Path, fmt: str) -> None:
     """Run Graphviz's `dot` on a .dot file; a clear error with install commands if it is missing."""
-    exe = shutil.which("dot", path=os.environ.get("PATH", ""))
-    if exe is None:
-        raise GraphvizNotFoundError(INSTALL_HELP.format(dot_path=dot_path, fmt=fmt, path=path))
-    proc = subprocess.run([exe, f"-T{fmt}", str(dot_path), "-o", str(path)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"render: dot failed on {dot_path} (exit {proc.returncode}): {proc.stderr.strip()}")
+    gv.run("dot", [f"-T{fmt}"], dot_path, fmt=fmt, out=path)
 
 
-def backward_steps(root: Tensor) -> int:
-    """The number of ops backward visits from `root` (the frames of `render_frames` are 0 … this number)."""
-    return sum(t.op is not None for t in topological_order(root, grad_only=True))
-
-
-def render_frames(
-    root: Tensor, directory: str | Path, style: Style | str | None = None, *, format: str = "png", **options: Any
-) -> list[Path]:
-    """Frame k (k = 0 … backward_steps(root)) shows the graph after backward has visited k ops: the gradients found
-    so far in red, the op just visited outlined. Written as frame_000.<format>, … (each with its .dot); for slides.
-    """
-    if root.requires_grad and root.grad is None:
-        raise ValueError("render_frames: call backward() on the root first — the frames show its gradients")
-    directory = Path(directory)
-    options = {**options, "grads": True, "order": True}
-    n = backward_steps(root)
-    width = max(3, len(str(n)))
-    return [
-        render(root, directory / f"frame_{k:0{width}d}.{format}", style, format=format, backward_step=k, **options)
-        for k in range(n + 1)
-    ]
+def fit_of(dot_path: str | Path, canvas: tuple[int, int] = SLIDE) -> Fit:
+    """How the drawing in a .dot file fits `canvas` pixels: the scale, and `min_text_px`, the height of its smallest
+    text there (Graphviz's layout of it, measured — see canvas.py)."""
+    return fit(laid_out(Path(dot_path)), canvas)

@@ -122,8 +122,8 @@ def _run_all(fn: Callable, problems: Sequence[Problem]) -> tuple[list[Result], i
 
 
 _PRINTED_NOTE = (
-    "Together with ∇W and ∇U this is section 2.4 as printed: it names the recurrent matrix W and the input matrix "
-    "U, the reverse of the forward equation h_t = tanh(b + W x_t + U h_{t−1}) (see lecture.SWAP)."
+    "With the other findings marked as_printed this is section 2.4 as printed: it names the recurrent matrix W and "
+    "the input matrix U, the reverse of the forward equation h_t = tanh(b + W x_t + U h_{t−1}) (see lecture.SWAP)."
 )
 
 

@@ -7,7 +7,8 @@ Plain data, no Graphviz: the DOT writer (`dot.py`) turns a `Layout` into DOT tex
 
 Both are pipelines of small stages that take and return data:
 
-    graph_of(root)          the nodes in topological order (parents first) and each node's consumers
+    graph_of(root, targets) the nodes in topological order (parents first) and each node's consumers; targets: leaves
+                            drawn as parents of nodes the engine made without them (y_t of L_t)
     assign_steps(graph)     the time step of each node (its top-level scope, "t=3"), the steps in time order
     loss_terms(graph)       the root and the named scalars summed into it (L_t in L = Σ_t L_t)
     place_boxes(…)          which node becomes which box (a value, an op, a collapsed composite or step), where
@@ -27,8 +28,25 @@ the same layout; `id()` serves only to find a node's place and never reaches the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
+from tinygrad_rnn.boxes import (
+    INITIAL,
+    Box,
+    Cluster,
+    Edge,
+    Graph,
+    Group,
+    Hint,
+    Invisible,
+    Layout,
+    Point,
+    SameRank,
+    Steps,
+    name_text,
+)
+from tinygrad_rnn.ranks import grid_hints, rank_hints
 from tinygrad_rnn.tensor import Tensor, topological_order
 
 # fmt: off
@@ -36,123 +54,12 @@ __all__ = [
     "INITIAL", "Graph", "Steps", "Box", "Edge", "Group", "SameRank",
     "Point", "Invisible", "Hint", "Layout", "graph_of", "assign_steps", "loss_terms",
     "place_boxes", "connect", "rank_hints", "grid_hints", "nest", "layout", "layout_collapsed",
-    "name_text",
+    "name_text", "composite_names",
 ]
 # fmt: on
 
-INITIAL = "t=0"  # the scope of the initial states (Recurrent.initial_state)
-
 # a named scalar reaching the root through these ops only is a term of the loss (L_t in L = Σ_t L_t)
 _SUM_OPS = ("add", "sum", "mean", "stack", "concatenate")
-
-Cluster = tuple  # ("scope", "t=1/gate") or ("composite", name, k): one level of a box's group path
-
-
-# ---- data -----------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Graph:
-    """The nodes `root` depends on, parents first; consumers[i]: the places of the nodes that use node i."""
-
-    root: Tensor
-    tensors: tuple[Tensor, ...]
-    consumers: tuple[tuple[int, ...], ...]
-    place: dict[int, int]  # id(node) → its place in `tensors` (a lookup only)
-
-    def at(self, t: Tensor) -> int:
-        """The place of node `t` in the topological order."""
-        return self.place[id(t)]
-
-    def has(self, t: Tensor) -> bool:
-        """True when `t` is a node of this graph."""
-        return id(t) in self.place
-
-
-@dataclass(frozen=True)
-class Steps:
-    """of: place → step label ("t=3"; INITIAL for the initial states); order: the steps in time order (not t=0)."""
-
-    of: dict[int, str]
-    order: tuple[str, ...]
-
-
-@dataclass
-class Box:
-    """One drawn node: a value, an op, a collapsed composite or a collapsed time step."""
-
-    id: str
-    kind: str  # param | state | input | const | value | loss | op | group | ghost
-    title: str  # the name, the op (e.g. "matmul"), the composite or the step
-    cluster: tuple[Cluster, ...]  # the groups holding it, outermost first
-    tensors: tuple[Tensor, ...]  # what it stands for; tensors[0] is the one whose value and gradient show
-    detail: str = ""  # e.g. "5 ops" for a collapsed box
-    members: tuple[Tensor, ...] = ()  # every node a collapsed box hides
-    is_step: bool = False  # a collapsed time step
-
-
-@dataclass
-class Edge:
-    """An edge between two boxes; `weight_from`: the node whose gradient sets its width in a heat-map; `backwards`:
-    written head → tail (with the arrow turned back) so that Graphviz keeps a right-to-left row in order."""
-
-    tail: str
-    head: str
-    kind: str  # data | param | state | detach | internal
-    weight_from: Tensor | None = None
-    label: str = ""
-    backwards: bool = False
-
-
-@dataclass
-class Group:
-    """A cluster: kind step | initial | scope | composite, its label, sub-groups, boxes and the edges inside it."""
-
-    path: tuple[Cluster, ...]
-    kind: str
-    label: str
-    children: list[tuple[Cluster, ...]] = field(default_factory=list)
-    boxes: list[str] = field(default_factory=list)
-    edges: list[Edge] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SameRank:
-    """These boxes share a rank ("same"), or sit on the first rank ("min")."""
-
-    boxes: tuple[str, ...]
-    rank: str = "same"
-
-
-@dataclass(frozen=True)
-class Point:
-    """An invisible anchor point (its id names no box)."""
-
-    id: str
-
-
-@dataclass(frozen=True)
-class Invisible:
-    """An invisible edge that keeps `tail` before `head`."""
-
-    tail: str
-    head: str
-
-
-Hint = SameRank | Point | Invisible
-
-
-@dataclass
-class Layout:
-    """What to draw and where: boxes, edges, the group tree (groups[()] is the top), position hints, the steps."""
-
-    graph: Graph
-    steps: Steps
-    boxes: dict[str, Box]
-    edges: list[Edge]
-    groups: dict[tuple, Group]
-    hints: list[Hint]
-    collapsed: bool = False  # one box per step
 
 
 @dataclass
@@ -167,20 +74,36 @@ class _Placement:
 # ---- stages ---------------------------------------------------------------------------------------------------------
 
 
-def name_text(name: object) -> str:
-    """A node's name as text ("" for None); any object prints by str()."""
-    return "" if name is None else str(name)
-
-
-def graph_of(root: Tensor) -> Graph:
-    """The graph that computed `root`: its nodes in topological order and each node's consumers."""
-    tensors = tuple(topological_order(root))
+def graph_of(root: Tensor, targets: Mapping[Tensor, Tensor] | None = None) -> Graph:
+    """The graph that computed `root`: its nodes in topological order and each node's consumers. `targets` maps a
+    node (e.g. L_t) to a leaf drawn as one more parent of it (its target y_t, placed just before it)."""
+    order = topological_order(root)
+    extra: dict[int, tuple[Tensor, ...]] = {}
+    if targets:
+        if not isinstance(targets, Mapping) or not all(isinstance(t, Tensor) for kv in targets.items() for t in kv):
+            raise TypeError("draw: targets must map nodes to Tensor leaves, e.g. {L_1: Tensor(y_1, name='y_1')}")
+        wanted, seen, merged = {id(k): v for k, v in targets.items()}, {id(t) for t in order}, []
+        for t in order:
+            y = wanted.get(id(t))
+            if y is not None and id(y) not in seen:  # the target just before the node it feeds
+                merged.append(y)
+                seen.add(id(y))
+            merged.append(t)
+        order = merged
+    tensors = tuple(order)
     place = {id(t): i for i, t in enumerate(tensors)}
+    if targets:
+        extra = {place[id(k)]: (v,) for k, v in targets.items() if id(k) in place}
     consumers: list[list[int]] = [[] for _ in tensors]
     for i, t in enumerate(tensors):
-        for p in t.parents:
+        for p in t.parents + extra.get(i, ()):
             consumers[place[id(p)]].append(i)
-    return Graph(root, tensors, tuple(map(tuple, consumers)), place)
+    return Graph(root, tensors, tuple(map(tuple, consumers)), place, extra)
+
+
+def composite_names(graph: Graph) -> tuple[str, ...]:
+    """The names of the composite functions (softmax, tanh, …) whose nodes are in the graph, in order of appearance."""
+    return tuple(dict.fromkeys(name_text(name) for t in graph.tensors for name, _ in t.composite))
 
 
 def _top_scope(t: Tensor) -> str | None:
@@ -365,9 +288,9 @@ def connect(graph: Graph, steps: Steps, placed: _Placement, summary: bool = Fals
     edges, seen = list(placed.edges), set()
     fans: dict[str, Edge] = {}
     fan_steps: dict[str, set[str]] = {}
-    for i, t in enumerate(graph.tensors):
+    for i in range(len(graph.tensors)):
         head = placed.in_box[i]
-        for p in t.parents:
+        for p in graph.parents(i):
             k = graph.at(p)
             tail = placed.out_box[k]
             if tail == head and i in placed.grouped:
@@ -410,108 +333,6 @@ def _detach_edges(graph: Graph, placed: _Placement) -> list[Edge]:
     return edges
 
 
-# ---- position hints -------------------------------------------------------------------------------------------------
-
-
-def _levels(boxes: dict[str, Box], preds: dict[str, list[str]]) -> dict[str, int]:
-    """Longest-path depth of each box from the sources (Kahn's order: deterministic, no recursion)."""
-    waiting = {b: len(preds[b]) for b in boxes}
-    children: dict[str, list[str]] = {b: [] for b in boxes}
-    for b in boxes:
-        for p in preds[b]:
-            children[p].append(b)
-    level = dict.fromkeys(boxes, 0)
-    ready = [b for b in boxes if waiting[b] == 0]
-    while ready:
-        b = ready.pop()
-        for c in children[b]:
-            level[c] = max(level[c], level[b] + 1)
-            waiting[c] -= 1
-            if waiting[c] == 0:
-                ready.append(c)
-    return level
-
-
-def rank_hints(boxes: dict[str, Box], edges: list[Edge], steps: Steps) -> list[Hint]:
-    """Line the steps up along the time axis.
-
-    Boxes at the same depth inside their step share a rank across steps; a parameter shares the rank of its first
-    user, an initial state (h_0) the rank of the box it feeds. Graphviz does not keep clusters in order by itself,
-    so an invisible row of anchors under the picture — one for the parameters, then one for t = 0 and one per step,
-    joined left to right — fixes the order: parameters beside the first step, the initial states, then t = 1, 2, …
-    """
-    if not steps.order:
-        return []
-    preds: dict[str, list[str]] = {b: [] for b in boxes}
-    for e in edges:
-        if e.kind in ("data", "internal", "detach"):
-            preds[e.head].append(e.tail)
-    level = _levels(boxes, preds)
-    step_of = {b: box.cluster[0][1] for b, box in boxes.items() if box.cluster and box.cluster[0][0] == "scope"}
-    by_level: dict[int, list[str]] = {}
-    for b, s in step_of.items():
-        if s != INITIAL:
-            by_level.setdefault(level[b], []).append(b)
-    beside: dict[str, None] = {}  # parameters and initial states that feed a step (ordered sets)
-    starts: dict[str, None] = {}
-    receives_state: set[str] = set()
-    for e in edges:
-        if step_of.get(e.head, INITIAL) == INITIAL or e.kind not in ("param", "state"):
-            continue
-        if e.kind == "state":
-            receives_state.add(e.head)
-        ends = starts if step_of.get(e.tail) == INITIAL else beside if e.tail not in step_of else None
-        if ends is not None and e.tail not in ends:
-            ends[e.tail] = None
-            by_level.setdefault(level[e.head], []).append(e.tail)
-    hints: list[Hint] = []
-    for lv in sorted(by_level):
-        if len({step_of.get(b) for b in by_level[lv]}) > 1:
-            hints.append(SameRank(tuple(by_level[lv])))
-    return hints + _anchor_row(step_of, level, receives_state, list(beside), list(starts), steps)
-
-
-def _anchor_row(
-    step_of: dict[str, str], level: dict[str, int], receives_state: set[str], beside: list, starts: list, steps: Steps
-) -> list[Hint]:
-    """The invisible anchors k0 (parameters), k1, k2, … (t = 0 if drawn, then each step), on the first rank."""
-    bottom: dict[str, list[str]] = {s: [] for s in steps.order}
-    for b, s in step_of.items():
-        if level[b] == 0 and s in bottom:
-            bottom[s].append(b)
-    rows = ([starts] if starts else []) + [bottom[s] for s in steps.order]
-    hints: list[Hint] = []
-    anchors: list[str] = []
-
-    def anchor(name: str, targets: list[str]) -> None:
-        anchors.append(name)
-        hints.append(Point(name))
-        hints.extend(Invisible(name, b) for b in targets)
-
-    if beside:
-        anchor("k0", beside)
-    for k, row in enumerate(rows, start=1):
-        row = sorted(row, key=lambda b: b not in receives_state)  # what arrives from the step before: left
-        hints.extend(Invisible(a, b) for a, b in zip(row, row[1:]))
-        anchor(f"k{k}", row[:1])
-    hints.append(SameRank(tuple(anchors), "min"))
-    hints.extend(Invisible(a, b) for a, b in zip(anchors, anchors[1:]))
-    return hints
-
-
-def grid_hints(boxes: dict[str, Box], steps: Steps, wrap: int) -> list[Hint]:
-    """Collapsed steps in rows of `wrap`, snaking (row 1 left → right, row 2 right → left, …) so that every edge
-    from one step to the next is short; each row is one rank, kept in order by invisible edges."""
-    ids = {box.title: b for b, box in boxes.items() if box.is_step}
-    hints: list[Hint] = []
-    for k in range(0, len(steps.order), wrap):
-        row = [ids[s] for s in steps.order[k : k + wrap] if s in ids]
-        hints.append(SameRank(tuple(row)))
-        left_to_right = row if (k // wrap) % 2 == 0 else row[::-1]
-        hints.extend(Invisible(a, b) for a, b in zip(left_to_right, left_to_right[1:]))
-    return hints
-
-
 # ---- the group tree -------------------------------------------------------------------------------------------------
 
 
@@ -548,14 +369,16 @@ def nest(boxes: dict[str, Box], edges: list[Edge]) -> dict[tuple, Group]:
 # ---- the two layouts ------------------------------------------------------------------------------------------------
 
 
-def layout(root: Tensor, collapse: tuple[str, ...] = ()) -> Layout:
+def layout(root: Tensor, collapse: tuple[str, ...] = (), targets: Mapping[Tensor, Tensor] | None = None) -> Layout:
     """G ↦ the expanded layout: one group per time step (and "t = 0" for the initial states), every node a box;
-    the composites named in `collapse` (e.g. ("softmax",)) one box each."""
-    graph = graph_of(root)
+    the composites named in `collapse` (e.g. ("softmax",)) one box each; `targets` (see graph_of) drawn too."""
+    graph = graph_of(root, targets)
     steps = assign_steps(graph)
     placed = place_boxes(graph, steps, loss_terms(graph), _composite_groups(graph, collapse, _composite_numbers(graph)))
     edges = connect(graph, steps, placed)
-    return Layout(graph, steps, placed.boxes, edges, nest(placed.boxes, edges), rank_hints(placed.boxes, edges, steps))
+    lift = frozenset(placed.out_box[graph.at(y)] for ys in graph.extra.values() for y in ys)  # the targets
+    hints = rank_hints(placed.boxes, edges, steps, lift=lift)
+    return Layout(graph, steps, placed.boxes, edges, nest(placed.boxes, edges), hints)
 
 
 def _fold_running_sums(graph: Graph, steps: Steps) -> Steps:
@@ -572,11 +395,17 @@ def _fold_running_sums(graph: Graph, steps: Steps) -> Steps:
     return Steps(of, steps.order)
 
 
-def layout_collapsed(root: Tensor, collapse: tuple[str, ...] = (), wrap: int = 20, fan_edges: str = "auto") -> Layout:
+def layout_collapsed(
+    root: Tensor,
+    collapse: tuple[str, ...] = (),
+    wrap: int = 20,
+    fan_edges: str = "auto",
+    targets: Mapping[Tensor, Tensor] | None = None,
+) -> Layout:
     """G ↦ one box per time step, in rows of `wrap` that snake; the boxes outside the steps (parameters, initial
     states, the sum over all L_t) drawn plainly. fan_edges: "each" (every edge), "summary" (one labelled edge
     between a box outside the steps and all the steps), "auto" (summary for more than 12 steps)."""
-    graph = graph_of(root)
+    graph = graph_of(root, targets)
     steps = _fold_running_sums(graph, assign_steps(graph))
     group_of = _composite_groups(graph, collapse, _composite_numbers(graph))
     group_of.update({i: ("step", s) for i, s in steps.of.items() if s != INITIAL})

@@ -92,7 +92,7 @@ class Report:
         if formula not in ("corrected", "printed"):
             raise ValueError(f"annotations: formula must be 'corrected' or 'printed', got {formula!r}")
         printed = formula == "printed"
-        which = "lecture (as printed)" if printed else "lecture"
+        which = "printed" if printed else "lecture"  # short: the rows must stay readable on a slide
         nodes, used = {}, set()
         for r in self.rows:
             value, rel = (r.as_printed, r.printed_rel_err) if printed else (r.corrected, r.rel_err)
@@ -108,7 +108,7 @@ class Report:
             )
             nodes[r.quantity] = Annotation(rows, CHECK_COLOURS[status][0], status)
         legend = tuple(CHECK_COLOURS[s] for s in CHECK_COLOURS if s in used)
-        return Annotations(nodes, legend, f"{which} vs autodiff")
+        return Annotations(nodes, legend, "lecture (as printed) vs autodiff" if printed else "lecture vs autodiff")
 
 
 def _status(rel_err: float | None, note: str) -> str:
