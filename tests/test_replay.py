@@ -110,8 +110,8 @@ def test_every_model_replays_its_graph(cls, options, size, exact):
 
 def test_the_steps_of_the_lecture_graph_are_batched():
     """Only the recurrence stays per step: the output layer, softmax and losses run once for all steps."""
-    from tinygrad_rnn.replay import _order
     from tinygrad_rnn.batching import batch_steps
+    from tinygrad_rnn.replay import _order
 
     rnn = RNN(3, 4, 2)
     xs, ys = Tensor(np.ones((6, 2, 3))), Tensor(np.zeros((6, 2)))

@@ -4,7 +4,7 @@ A recurrent model builds step t in scope "t=<t>"; its steps are copies of one su
 for every position of that subgraph, the T nodes that hold it (a *group*) and rewrites a copy of the graph:
   * a group whose members do not depend on one another (the input and output layers, softmax, the losses: all but
     the recurrence) becomes ONE node over a new leading axis of length T — stacked inputs, shared parameters — and
-    each member is a step of it (`ops.Split`: a view; the steps' gradients land in its slots);
+    each member is a step of it (x[t]: a view; the steps' gradients land in the slots of one buffer);
   * a group of equal computations of shared inputs (the transpose W.T made in every step) becomes one node;
   * the per-step slices x_t = xs[t − 1] of one tensor are that tensor;
   * the recurrence stays one node per step, its values written into one stacked buffer (`stack`), which the batched
@@ -127,7 +127,7 @@ def _batchable(node: Tensor, positions: list[str]) -> bool:
         return stacked_ok and all(p.data.ndim <= nd for p in node.parents)
     if isinstance(fn, ops.MatMul):  # x_t @ M: the steps' rows, one product
         return positions[0] == "stacked" and positions[1] != "stacked" and node.parents[1].data.ndim == 2
-    return isinstance(fn, (*REDUCTIONS, ops.Reshape, ops.Transpose, ops.SoftmaxCrossEntropyOf))  # no broadcasting
+    return isinstance(fn, (*REDUCTIONS, ops.Reshape, ops.Transpose, ops.SoftmaxCrossEntropy))  # no broadcasting
 
 
 def _recurrent(members: list[Tensor]) -> bool:

@@ -21,7 +21,7 @@ from tinygrad_rnn.tensor import Tensor
 
 __all__ = ["leaves", "prepare", "forward", "backward_all", "FORWARD", "BACKWARD"]
 
-VIEWS = (ops.Reshape, ops.Transpose, ops.GetItem, ops.Split)  # ops whose value is a view of their input
+VIEWS = (ops.Reshape, ops.Transpose, ops.GetItem)  # ops whose value is a view of their input
 
 
 # ---- leaves, and what is decided before the first instruction ------------------------------------------------------
@@ -60,7 +60,7 @@ def prepare(c: Compiler, order: list[Tensor], loss: Tensor) -> None:
                 if fits and node.parents.count(p) == 1 and p.data.dtype == node.data.dtype:
                     c.hint[p] = slot
                     hinted.add(p)
-        if isinstance(fn, ops.Split) and node.parents[0].requires_grad:
+        if _is_step(fn) and node.parents[0].requires_grad:
             whole = c.dest_of_split(node.parents[0])
             c.dest[node] = c.rows(whole, fn.index, fn.index + 1, node.data.shape)
     for node in order:  # a split's step z_t = a_t + … : the sum's gradient is written where a_t's goes
@@ -103,7 +103,7 @@ def _zero_missing_steps(c: Compiler, order: list[Tensor]) -> None:
     """A split whose steps do not all receive a gradient: its gradient buffer starts from zeros."""
     seen: dict[Tensor, set] = {}
     for node in order:
-        if isinstance(node._fn, ops.Split) and node.parents[0].requires_grad:
+        if _is_step(node._fn) and node.parents[0].requires_grad:
             seen.setdefault(node.parents[0], set()).add(node._fn.index if node.requires_grad else -1)
     for parent, got in seen.items():
         if got != set(range(len(parent.data))):
@@ -183,8 +183,10 @@ def _transpose(c: Compiler, node: Tensor, ins: list[Buf], fn: Any) -> Buf:
 def _getitem(c: Compiler, node: Tensor, ins: list[Buf], fn: Any) -> Buf:
     index = fn.index
     basic = (int, slice, type(None), type(Ellipsis), np.integer)
-    if not all(isinstance(i, basic) for i in (index if isinstance(index, tuple) else (index,))):
-        return _fallback_forward(c, node, ins)
+    if (node.requires_grad and not _is_step(fn)) or not all(
+        isinstance(i, basic) for i in (index if isinstance(index, tuple) else (index,))
+    ):
+        return _fallback_forward(c, node, ins)  # its backward is the op's own scatter
     src = ins[0]
     if isinstance(index, (int, np.integer)) and src.block is not None and src.shape:
         i = int(index) % src.shape[0]
@@ -192,8 +194,9 @@ def _getitem(c: Compiler, node: Tensor, ins: list[Buf], fn: Any) -> Buf:
     return c.view(src, lambda a: a[index], node.data.shape)
 
 
-def _split(c: Compiler, node: Tensor, ins: list[Buf], fn: Any) -> Buf:
-    return c.rows(ins[0], fn.index, fn.index + 1, node.data.shape)
+def _is_step(fn: Any) -> bool:
+    """x[t] with a whole number t (on the first axis): a step of x, its gradient a slot of x's."""
+    return isinstance(fn, ops.GetItem) and isinstance(fn.index, (int, np.integer)) and bool(fn.index >= 0)
 
 
 def _joined(c: Compiler, node: Tensor, ins: list[Buf], fn: Any) -> Buf:
@@ -206,8 +209,9 @@ def _joined(c: Compiler, node: Tensor, ins: list[Buf], fn: Any) -> Buf:
 
 
 def _softmax_ce(c: Compiler, node: Tensor, ins: list[Buf], fn: Any) -> Buf:
-    """ops.SoftmaxCrossEntropyOf's forward: z = o − max o, e = exp z, s = Σe, z −= log s, ŷ = e/s (kept)."""
-    o, y = ins
+    """ops.SoftmaxCrossEntropy's forward: z = o − max o, e = exp z, s = Σe, z −= log s, ŷ = e/s (kept); class-index
+    targets pick −z[row, y_row] through flat positions (the one-hot rows' value, bit for bit)."""
+    o, y = ins[0], (ins[1] if len(ins) > 1 else Buf(fn.y.shape, fn.y.dtype, external=fn.y))
     N, K = int(np.prod(o.shape[:-1])), o.shape[-1]
     dt = node.data.dtype
     m, s = c.new(o.shape[:-1] + (1,), dt), c.new(o.shape[:-1] + (1,), dt)
@@ -226,11 +230,11 @@ def _softmax_ce(c: Compiler, node: Tensor, ins: list[Buf], fn: Any) -> Buf:
         c.emit(np.copyto, flat, c.view(y, lambda a: a.reshape(N), (N,)), "unsafe")
         c.emit(np.add, flat, rows, flat)
         c.emit(np.take, c.view(z, lambda a: a.reshape(-1), (N * K,), z.block), flat, None, c.view(out, _flat, (N,)))
-        c.saved[node] = (e, flat)
+        c.saved[node] = (e, flat, y)
     else:
         c.emit(np.multiply, z, y, z)
         c.emit(np.add.reduce, z, -1, None, out, False)
-        c.saved[node] = (e, None)
+        c.saved[node] = (e, None, y)
     c.emit(np.negative, out, out)
     return out
 
@@ -257,8 +261,8 @@ FORWARD: dict[type, Callable] = {
     ops.Expm1: _elementwise(np.expm1), ops.Log: _elementwise(np.log), ops.Tanh: _elementwise(np.tanh),
     ops.Abs: _elementwise(np.abs), ops.MatMul: _matmul, ops.Sum: _reduce(np.add.reduce),
     ops.Max: _reduce(np.maximum.reduce), ops.Mean: _mean, ops.Reshape: _reshape, ops.Transpose: _transpose,
-    ops.GetItem: _getitem, ops.Split: _split, ops.Concatenate: _joined, ops.Stack: _joined,
-    ops.SoftmaxCrossEntropyOf: _softmax_ce,
+    ops.GetItem: _getitem, ops.Concatenate: _joined, ops.Stack: _joined,
+    ops.SoftmaxCrossEntropy: _softmax_ce,
 }  # fmt: skip
 
 
@@ -435,7 +439,9 @@ def _transpose_back(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:
     return [c.view(G, lambda a: a.transpose(inverse), ins[0].shape)]
 
 
-def _split_back(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:
+def _getitem_back(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:
+    if not _is_step(node._fn):
+        return _fallback_backward(c, node, G, ins)
     whole = c.dest_of_split(node.parents[0])
     slot = c.dest.get(node) or c.rows(whole, node._fn.index, node._fn.index + 1, node.data.shape)
     return [("piece", node._fn.index, G, slot)]
@@ -447,7 +453,8 @@ def _joined_back(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:
 
 def _softmax_ce_back(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:
     """ŷ·Σy − y, times G per row, computed in ŷ's own buffer (nothing else reads ŷ)."""
-    (e, flat), (o, y) = c.saved[node], ins
+    e, flat, y = c.saved[node]
+    o = ins[0]
     N = int(np.prod(o.shape[:-1]))
     g = c.view(G, lambda a: a[..., None], G.shape + (1,))
     if flat is not None:
@@ -462,7 +469,7 @@ def _softmax_ce_back(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:
         c.emit(np.multiply, e, total, e)
         c.emit(np.subtract, e, y, e)
     c.emit(np.multiply, e, g, e)
-    return [e, None]
+    return [e, None][: len(ins)]
 
 
 def _fallback_backward(c: Compiler, node: Tensor, G: Buf, ins: list[Buf]) -> list:
@@ -490,6 +497,6 @@ BACKWARD: dict[type, Callable] = {
     ops.Expm1: _unary(lambda c, n, G, a, out, s: _times(c, G, np.add, out, 1.0, s)),
     ops.Abs: _unary(lambda c, n, G, a, out, s: _times(c, G, np.sign, a, None, s)),
     ops.Tanh: _unary(_tanh_rule), ops.Sum: _sum_back, ops.Mean: _mean_back, ops.Reshape: _reshape_back,
-    ops.Transpose: _transpose_back, ops.Split: _split_back, ops.Concatenate: _joined_back, ops.Stack: _joined_back,
-    ops.SoftmaxCrossEntropyOf: _softmax_ce_back,
+    ops.Transpose: _transpose_back, ops.GetItem: _getitem_back, ops.Concatenate: _joined_back, ops.Stack: _joined_back,
+    ops.SoftmaxCrossEntropy: _softmax_ce_back,
 }  # fmt: skip

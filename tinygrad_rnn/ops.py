@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn import pieces
+
 # fmt: off
 __all__ = [
     "Function", "Grads", "Axis", "elementwise_jvp",
@@ -23,7 +25,6 @@ __all__ = [
     "Neg", "Pow", "Exp", "Expm1", "Log", "Tanh", "Sigmoid", "Relu", "Abs",  # elementwise, unary
     "MatMul", "Reduction", "Sum", "Mean", "Prod", "Max",  # linear algebra, reductions
     "Reshape", "Transpose", "GetItem", "Stack", "Concatenate", "SoftmaxCrossEntropy",  # shape, fused
-    "Pieces", "Split", "SoftmaxCrossEntropyOf",  # a tensor cut into its steps; the fused loss, targets an input
 ]
 # fmt: on
 Grads = tuple[np.ndarray | None, ...]  # what a backward returns: one gradient (or None) per input, in input order
@@ -509,19 +510,14 @@ class GetItem(Function):
         self.shape, self.dtype = a.shape, a.dtype
         return a[self.index]
 
-    def backward(self, g: np.ndarray) -> Grads:
+    def backward(self, g: np.ndarray) -> tuple[Any, ...]:
+        if isinstance(self.index, (int, np.integer)):  # a step x_t: a piece, stacked once (T steps: O(T), not O(T²))
+            return (pieces.Pieces(self.shape, np.result_type(self.dtype, g.dtype), [(self.index, g)]),)
         out = np.zeros(self.shape, dtype=np.result_type(self.dtype, g.dtype))
-        self.add_to(out, g)
+        np.add.at(out, self.index, g)  # places indexed twice add up
         return (out,)
 
     jvp = forward  # linear: applied to the tangents, the op is its own forward rule
-
-    def add_to(self, grad_a: np.ndarray, g: np.ndarray) -> None:
-        """grad_a[index] += g in place: the same scatter into a gradient buffer that already exists."""
-        if isinstance(self.index, (int, slice)):  # basic indexing picks each place once: a plain += is exact
-            grad_a[self.index] += g
-        else:
-            np.add.at(grad_a, self.index, g)
 
 
 class Stack(Function):
@@ -572,7 +568,8 @@ class SoftmaxCrossEntropy(Function):
     forward:                                              dout = Σ_i (ŷ_i·Σy − y_i)·do_i per row
 
     The softmax Jacobian ŷ_j(δ_jk − ŷ_k) times −y_j/ŷ_j collapses to ŷ·Σy − y. The target rows y (one-hot, boolean
-    or probabilities, o's shape) are a constant. o − max(o) is exact: softmax is shift-invariant.
+    or probabilities, o's shape) are a constant — or a second input that gets no gradient (class indices, as whole
+    numbers, become one-hot rows), so that a recording can take new targets. o − max(o) is exact: shift-invariance.
     """
 
     name = "softmax_cross_entropy"
@@ -581,86 +578,21 @@ class SoftmaxCrossEntropy(Function):
         super().__init__(needs)
         self.y = y
 
-    def forward(self, o: np.ndarray) -> np.ndarray:
+    def forward(self, o: np.ndarray, y: Any = None) -> np.ndarray:
+        y = self.y if y is None else y if y.shape == o.shape else y.astype(np.intp)[..., None] == np.arange(o.shape[-1])
         z = o - o.max(axis=-1, keepdims=True)
         e = np.exp(z)
         s = e.sum(axis=-1, keepdims=True)
-        self.save(np.divide(e, s, out=e))  # ŷ (in place: the arrays are as large as the whole output layer)
+        self.save(np.divide(e, s, out=e), y)  # ŷ (in place: the arrays are as large as the whole output layer)
         z -= np.log(s)  # log ŷ
-        return -np.multiply(z, self.y, out=z).sum(axis=-1)
-
-    def backward(self, g: np.ndarray) -> Grads:
-        (yhat,) = self.saved
-        d = yhat * self.y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
-        d -= self.y
-        d *= g[..., None]
-        return (d,)
-
-    def jvp(self, do: np.ndarray) -> np.ndarray:
-        return np.sum((self.saved[0] * self.y.sum(axis=-1, keepdims=True, dtype=do.dtype) - self.y) * do, axis=-1)
-
-# ---- a tensor cut into its steps; the fused loss with its targets as an input --------------------------------------
-
-
-class Pieces:
-    """A gradient handed back in pieces g_i, at places i of an array of zeros: adding collects them (O(1)),
-    np.asarray puts them together once — n steps of a split cost O(size), not O(n × size)."""
-
-    __array_ufunc__ = None  # ndarray + Pieces defers to Pieces.__radd__
-
-    def __init__(self, shape: tuple, dtype: Any, pieces: tuple = (), more: tuple = ()) -> None:
-        self.shape, self.dtype, self.pieces, self.more = shape, dtype, pieces, more  # more: Pieces added to these
-
-    def __add__(self, other: Any) -> Any:
-        if isinstance(other, Pieces):
-            return Pieces(self.shape, np.result_type(self.dtype, other.dtype), (), (self, other))
-        return np.asarray(self) + other
-
-    __radd__ = __add__
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out, todo = np.zeros(self.shape, dtype=dtype or self.dtype), [self]
-        while todo:
-            p = todo.pop()
-            for i, g in p.pieces:
-                out[i] += g
-            todo += p.more
-        return out
-
-
-class Split(GetItem):
-    """out = a[i], step i of a (tensor.split makes them all)   ∂L/∂a = ∂L/∂out at place i (Pieces: stacked once)"""
-
-    name = "split"
-
-    def backward(self, g: np.ndarray) -> tuple[Any, ...]:
-        return (Pieces(self.shape, g.dtype, ((self.index, g),)),)
-
-
-class SoftmaxCrossEntropyOf(Function):
-    """SoftmaxCrossEntropy with the targets y as a second input (no gradient), so a recording can take new ones:
-    class indices (floats of whole numbers, o's shape less the last axis) pick −log ŷ_y, bit for bit as one-hot rows."""
-
-    name = "softmax_cross_entropy"
-
-    def forward(self, o: np.ndarray, y: np.ndarray) -> np.ndarray:
-        z = o - o.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=-1, keepdims=True)
-        z -= np.log(s)  # log ŷ
-        y = y.astype(np.intp)[..., None] if y.shape != o.shape else y
-        self.save(np.divide(e, s, out=e), y)  # ŷ, and the targets (indices as a column)
-        return -(np.take_along_axis(z, y, axis=-1)[..., 0] if y.shape != o.shape else np.multiply(z, y, out=z).sum(-1))
+        return -np.multiply(z, y, out=z).sum(axis=-1)
 
     def backward(self, g: np.ndarray) -> Grads:
         yhat, y = self.saved
-        if y.shape != yhat.shape:  # class indices: ŷ − one-hot(y)
-            d = yhat.copy()
-            np.put_along_axis(d, y, np.take_along_axis(d, y, axis=-1) - 1.0, axis=-1)
-        else:
-            d = yhat * y.sum(axis=-1, keepdims=True, dtype=yhat.dtype) - y
+        d = yhat * y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
+        d -= y
         d *= g[..., None]
-        return d, None
+        return (d,) if len(self.needs) < 2 else (d, None)
 
-    def jvp(self, do: np.ndarray, dy: np.ndarray) -> np.ndarray:  # the targets carry no tangent
+    def jvp(self, do: np.ndarray, dy: Any = None) -> np.ndarray:  # targets given as an input carry no tangent
         return np.sum(self.backward(np.ones(do.shape[:-1], do.dtype))[0] * do, axis=-1)

@@ -135,12 +135,16 @@ class RNN(Recurrent):
             trace.steps["h"].append(h)
         o = concatenate(trace.h) @ self.V.T + self.c  # o_t for every t, rows (t − 1)·B … t·B − 1
         trace.fused["o"] = o
-        y = ys if isinstance(ys, Tensor) else Tensor(self._targets(seq), name="y")
-        if self.head == "softmax":
-            y = y.reshape(T * B) if seq.labels is not None else y.reshape(T * B, self.output_size)
-            loss = apply(ops.SoftmaxCrossEntropyOf, o, y).sum()
+        K, y = self.output_size, ys if isinstance(ys, Tensor) else self._targets(seq)
+        if self.head == "softmax" and isinstance(y, Tensor):  # the targets a leaf: the fused loss takes them as input
+            loss = apply(
+                ops.SoftmaxCrossEntropy, o, y.reshape(T * B) if seq.labels is not None else y.reshape(T * B, K)
+            )
+            loss = loss.sum()
+        elif self.head == "softmax":
+            loss = F.softmax_cross_entropy(o, y.reshape(T * B) if seq.labels is not None else y.reshape(T * B, K))
         else:
-            loss = F.mse_loss(o, y.reshape(T * B, self.output_size), reduction="sum")
+            loss = F.mse_loss(o, y.reshape(T * B, K), reduction="sum")
         if reduction == "mean":
             loss = loss * (1.0 / (T * B))
         loss.name = "L"

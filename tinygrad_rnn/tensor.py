@@ -203,7 +203,7 @@ class Tensor:
         for node in reversed(order):
             if node._fn is None or node.grad is None:
                 continue
-            node.grad = np.asarray(node.grad)  # a gradient handed back in pieces (ops.Split) is put together once
+            node.grad = np.asarray(node.grad)  # a gradient handed back in pieces (ops.Pieces) is put together once
             for parent, g in zip(node.parents, _shares(node, check)):
                 if g is not None and parent.requires_grad:
                     _accumulate(parent, _fit(g, parent, node))
@@ -513,10 +513,10 @@ def concatenate(tensors: Iterable[Any], axis: int = 0) -> Tensor:
 
 
 def split(x: Tensor) -> list[Tensor]:
-    """x₁ … xₙ = the steps of x along its first axis, each a view (`ops.Split`: their gradients are stacked once)."""
+    """x₁ … xₙ = x[0] … x[n − 1], the steps of x along its first axis (their gradients are stacked once: ops.Pieces)."""
     if not isinstance(x, Tensor) or x.ndim == 0:
         raise TypeError(f"split{_where()}: needs a Tensor of at least one axis, got {x!r}")
-    return [apply(ops.Split, x, index=i) for i in range(len(x))]
+    return [apply(ops.GetItem, x, index=i) for i in range(len(x))]
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
