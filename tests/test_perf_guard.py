@@ -12,7 +12,7 @@ import inspect
 import numpy as np
 import pytest
 
-from tinygrad_rnn import ops
+from tinygrad_rnn import ops, pieces
 from tinygrad_rnn.rnn import RNN
 from tinygrad_rnn.tensor import topological_order
 
@@ -110,13 +110,13 @@ def test_the_steps_of_the_input_projection_are_stacked_once(monkeypatch):
     """Fast mode takes the steps a_t = (W x + b)[t]; a full-size zero gradient per step would make backward O(T²):
     the steps hand back Pieces, put together once (one zero array of the whole size, not T of them)."""
     made = collections.Counter()
-    original = ops.Pieces.__array__
+    original = pieces.Pieces.__array__
 
     def counting(self, *args, **kw):
         made[self.shape] += 1
         return original(self, *args, **kw)
 
-    monkeypatch.setattr(ops.Pieces, "__array__", counting)
+    monkeypatch.setattr(pieces.Pieces, "__array__", counting)
     loss = _loss(50, fast=True)
     loss.backward()
     assert made == {(50, 2, 4): 1}

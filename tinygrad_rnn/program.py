@@ -183,43 +183,28 @@ def _joined(c: Compiler, bufs: list[Buf]) -> Buf:
 
 
 class Program:
-    """The bound program: forward and backward as straight-line Python (one numpy call a line, its arrays bound
-    names: no loop, no tuple unpacking per call), the inputs' and leaves' arrays."""
+    """The bound program: forward and backward as lists of (f, args) on fixed arrays; the inputs' and the leaves'
+    arrays."""
 
     def __init__(self, forward: list, backward: list, slots: list, loss: np.ndarray, leaves: list,
                  params: list, outputs: list, nbytes: int) -> None:  # fmt: skip
         self.forward, self.backward, self.slots, self.loss = forward, backward, slots, loss
         self.leaves, self.params, self.outputs, self.nbytes = leaves, params, outputs, nbytes
-        self._forward, self._backward = _straight_line(forward), _straight_line(backward)
 
     def run(self, arrays: list[np.ndarray]) -> float:
         for buf, a in zip(self.slots, arrays):
             np.copyto(buf, a, casting="unsafe")
-        self._forward()
+        for f, args in self.forward:
+            f(*args)
         loss = float(self.loss)
-        self._backward()
+        for f, args in self.backward:
+            f(*args)
         for leaf, g in self.leaves:  # as the eager walk: a leaf's own copy at first, then added in place
             if leaf.grad is None:
                 leaf.grad = np.array(g, dtype=leaf.data.dtype)
             else:
                 leaf.grad += g
         return loss
-
-
-def _straight_line(code: list) -> Any:
-    """A function that makes the calls of `code` in order, each `f(*args)` written out as one line."""
-    names: dict[int, str] = {}
-    env: dict[str, Any] = {}
-
-    def name(x: Any) -> str:
-        if id(x) not in names:
-            names[id(x)] = f"v{len(names)}"
-            env[names[id(x)]] = x
-        return names[id(x)]
-
-    lines = [f"    {name(f)}({', '.join(name(a) for a in args)})" for f, args in code] or ["    pass"]
-    exec(compile("def run():\n" + "\n".join(lines), "<replay program>", "exec"), env)
-    return env["run"]
 
 
 def plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
@@ -246,6 +231,7 @@ def plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
     for b, i in last.items():
         dies[i].append(b)
     free: dict[tuple, list] = defaultdict(list)
+    shaped: dict[tuple, np.ndarray] = {}  # one array object per storage and shape, however many Bufs reuse it
     total = 0
     for i, (_, args, elementwise) in enumerate(c.code):
         if elementwise:  # an input that dies here may hold the output: x = f(x) in place
@@ -259,7 +245,8 @@ def plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
         for b in born[i]:
             pool = free[(int(np.prod(b.shape)), b.dtype)]
             if pool:
-                b.array = pool.pop().reshape(b.shape)
+                flat = pool.pop()
+                b.array = shaped.setdefault((id(flat), b.shape), flat.reshape(b.shape))
             else:
                 b.array = np.empty(b.shape, dtype=b.dtype)
                 total += b.array.nbytes

@@ -380,7 +380,7 @@ def _accumulate(node: Tensor, g: Any) -> None:
     elif node.grad is None:
         node.grad = np.array(g, dtype=node.data.dtype)
     else:
-        node.grad += g
+        node.grad += np.asarray(g)
 
 
 def _lift(x: Any, like: Tensor | None = None, fn: str = "Tensor") -> Tensor:
