@@ -229,26 +229,28 @@ TARGETS_FAST = {"tiny": 4.0, "small": 3.0, "medium": 1.3, "large": 1.15, "long":
 WHY = """\
 ## Reading the targets
 
-- **Small problems (tiny, small, long): Python per node.** A fast-mode step is four nodes (slice of W x + b, U h
-  matmul, add, tanh; pinned by `tests/test_perf_guard.py`), plus about fifteen nodes for the whole sequence and the
-  input checks of `RNN.loss`. Each node costs a few µs of Python — building it in `apply`, the topological sort and
-  the bookkeeping of the backward loop — against about 1 µs per numpy call in the hand BPTT. The profile below shows
-  it: `apply`, `backward`, `topological_order` and `_fast_loss` lead, not arithmetic. At tiny the whole hand BPTT is
-  about fifty numpy calls, so the engine's ratio there is set by its per-node cost.
-- **Medium: the weight gradients of the recurrence.** The hand BPTT computes ∇U in one (H×TB)·(TB×H) product after
-  the loop; a graph must form U's gradient in every step's matmul backward (T products of (H×B)·(B×H) and T additions)
-  — the same flops in smaller, slower BLAS calls. The hand BPTT written one step at a time pays the same, and fast
-  mode sits just above it.
-- **Memory: the graph keeps what it teaches.** Lecture mode keeps every node's value and, after backward, its
-  gradient (the drawing shows both). Fast mode is timed as a training loop runs it, `backward(retain_grads=False)`,
-  which frees each interior gradient once passed on (1.76× instead of 2.19× with them kept); what remains above the
-  hand BPTT's six whole-sequence buffers is the forward values of the graph — U h, the sum and tanh of every step are
-  separate nodes, each holding its array. HIPS autograd measures below the hand BPTT: its version of the model works
-  step by step and holds no whole-sequence arrays.
-- **Linear in T.** From T = 1,000 to 10,000 the time per step grows by a small factor, never by the 10× of a
-  quadratic walk: the slices of W x + b add their gradients in place (`tests/test_perf_guard.py` pins it). What
-  growth there is follows memory — Python's cyclic garbage collector scanning a graph ten times larger (the rows
-  with it off), and fresh pages for it.
+- **Replay (`replay(rnn.loss)`) runs the hand BPTT's program.** After the recording call, a step of the fast graph
+  is six numpy calls — U h_{t−1}, + a_t, tanh forward; the share through U, its sum with ∇_{h_t}L from the output
+  layer, times 1 − h_t² backward (`tests/test_perf_guard.py` counts them) — with every view made once, outputs
+  written with `out=` into buffers planned by liveness, and the ∇U products of all steps joined into one. The hand
+  BPTT makes the same calls and, in Python, about ten views per step; that is where replay gains at small sizes
+  and at long. Products of small matrices run as np.dot, which has less overhead per call (chosen by timing).
+- **Lecture mode replayed** is the same program: `batching.py` finds the nodes that play the same part in every
+  step and do not depend on one another (input and output layers, softmax, cross-entropy, the per-step losses) and
+  runs each once over all steps; only the recurrence stays per step.
+- **Medium and large are matrix products.** Replay and the hand BPTT spend nearly all their time in OpenBLAS; JAX's
+  compiled products (XLA's own kernels) are about as fast as OpenBLAS's kernel for this CPU, and JAX loses its lead
+  through the loop of its scan. The environment of this machine forces an older OpenBLAS kernel (Haswell), which
+  makes numpy's products up to 2.3× slower; the benchmark unsets it for its workers (see the machine lines).
+- **Eager fast mode** pays Python per node (a step is four nodes: the step a_t of W x + b, U h, +, tanh): building
+  each in `apply`, the topological order, the walk. The walk is the textbook chain rule; a step x[t] hands its
+  gradient back as a piece, stacked once (O(T), not O(T²)).
+- **Memory, steady state** (tracemalloc: what an implementation holds plus the peak of one step after two). Replay
+  holds its planned buffers (about the hand BPTT's) plus its instructions and views (more at long: thousands of
+  per-step views). Eager fast mode holds the graph of the step, whose nodes keep their values; `loss()` releases the
+  previous call's trace and state before building the next, so a training loop holds one graph at a time.
+- **Linear in T.** The time per step grows by a small factor from T = 1,000 to 10,000, never by the 10× of a
+  quadratic walk; what growth there is follows memory (the garbage collector scanning a larger graph, fresh pages).
 - Ratios on a shared 2-core machine move by ±10 % from run to run (other work shares the cores); a target within
   that of its bound is neither safely held nor safely missed.
 """
