@@ -278,13 +278,18 @@ def _fastest_products(code: list) -> list:
     choice: dict[tuple, Any] = {}
     out = []
     for f, args in code:
-        if f is np.matmul and all(a.ndim == 2 for a in args) and args[2].flags.c_contiguous:
+        if f is np.matmul and all(a.ndim == 2 for a in args) and args[2].flags.c_contiguous and _apart(args):
             kind = tuple((a.shape, a.strides) for a in args)
             if kind not in choice:
                 choice[kind] = min((np.matmul, np.dot), key=lambda g: _time(g, args))
             f = choice[kind]
         out.append((f, args))
     return out
+
+
+def _apart(args: tuple) -> bool:
+    """The product's output shares no memory with its inputs (np.dot needs that; np.matmul copies when it must)."""
+    return not any(np.may_share_memory(args[2], a) for a in args[:2])
 
 
 def _time(f: Any, args: tuple) -> float:
