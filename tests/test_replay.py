@@ -303,3 +303,42 @@ def test_errors_name_the_problem():
     w = Tensor(np.ones(3), requires_grad=True)
     with pytest.raises(TypeError, match="scalar Tensor"):
         replay(lambda x: w * x)(np.ones(3))
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_training_with_replay_gives_eager_trainings_losses(model):
+    """train_chars (truncated BPTT, clipping, Adagrad) with replay=True: the same updates as eager training."""
+    from tinygrad_rnn.train import train_chars
+
+    text = "the cat sat on the mat, the dog sat on the log. " * 3
+    eager, replayed = (train_chars(text, model, hidden=8, epochs=2, tbptt=7, sample=5, replay=r) for r in (False, True))
+    np.testing.assert_allclose(replayed.history.loss, eager.history.loss, rtol=1e-10)
+    assert replayed.sample == eager.sample
+
+
+def test_fit_replays_the_fn_it_is_given_and_adds_the_penalties():
+    from tinygrad_rnn.train import fit
+
+    rng = np.random.default_rng(7)
+    xs, ys = _data(6, 3, 3, 2, rng)
+    a, b = _twins(RNN, 3, 4, 2, fast=True)
+    h_replay = fit(lambda i: (a.loss, (xs, ys)), SGD(a.parameters(), lr=0.05), 4, l2=0.01, clip=1.0, replay=True)
+    h_eager = fit(lambda i: b.loss(xs, ys), SGD(b.parameters(), lr=0.05), 4, l2=0.01, clip=1.0)
+    np.testing.assert_allclose(h_replay.loss, h_eager.loss, rtol=1e-11)
+    np.testing.assert_allclose(h_replay.penalty, h_eager.penalty, rtol=1e-11)
+    np.testing.assert_allclose(a.U.data, b.U.data, rtol=1e-11)
+    with pytest.raises(TypeError, match=r"\(fn, args\)"):
+        fit(lambda i: a.loss(xs, ys), SGD(a.parameters(), lr=0.05), 1, replay=True)
+
+
+def test_the_cli_trains_with_replay_unless_told_not_to(tmp_path, capsys):
+    from tinygrad_rnn import cli
+
+    text = tmp_path / "t.txt"
+    text.write_text("abcabcabcabd " * 4, encoding="utf-8")
+    out = []
+    for flag in ("--replay", "--no-replay"):
+        argv = ["train", "chars", "--text", str(text), "--hidden", "4", "--epochs", "1", "--sample", "5", "--quiet"]
+        assert cli.main([*argv, flag]) == 0
+        out.append(capsys.readouterr().out)
+    assert out[0] == out[1]  # the same training, either way

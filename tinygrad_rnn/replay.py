@@ -6,8 +6,12 @@
 
 The first call for each combination of argument shapes and dtypes records: it wraps every array argument in a
 Tensor leaf that requires no gradient (an *input* of the recording), calls fn eagerly — the ordinary graph is built,
-so it can still be drawn — runs backward, and compiles the graph (`program.py`). Later calls copy the new arguments
-into the inputs' buffers and run the program: no Tensor is made and nothing is sorted. Leaf gradients accumulate into
+so it can still be drawn — runs backward, and compiles the graph: the steps of an unrolled model batched where they
+do not depend on one another (`batching.py`), then each primitive as numpy calls with `out=` into buffers planned by
+liveness, views made once (`program.py`, `kernels.py`). Later calls copy the new arguments into the inputs' buffers
+and run the program: no Tensor is made and nothing is sorted. exact=True keeps the eager walk's order of every sum
+(no batching, no joined products): the gradients are then the eager ones bit for bit; by default they agree to
+rounding (1e-12 is tested). Leaf gradients accumulate into
 `.grad` exactly as `loss.backward()` does (interior nodes get none: a replayed graph has no nodes). fn may return
 (loss, *extras): the extras' values of the last call are then `g.outputs` (e.g. the state to carry into the next
 chunk of truncated BPTT).
