@@ -80,7 +80,7 @@ bench: setup
 # The peers of the benchmark table (optional; run.py skips any that is missing). torch is pinned to the CPU build
 # that pip finds on this kind of machine: a plain `torch` would pull a multi-GB CUDA build.
 bench-peers: setup
-	$(PY) -m pip install --quiet torch==2.13.0 autograd mygrad
+	$(PY) -m pip install --quiet torch==2.13.0 autograd mygrad "jax[cpu]"
 	$(MAKE) bench
 
 examples: setup

@@ -4,7 +4,7 @@
 
 Batch layout as in the package: xs (T, B, D), ys class indices (T, B), rows are samples (so W x_t is x_t Wᵀ).
 Every implementation is built by `build(name, params, xs, ys)` and returns a `step()` giving (loss, {name: grad}).
-Peers (torch, HIPS autograd, MyGrad) are imported only when asked for; `available()` lists the importable ones.
+Peers (torch, JAX, HIPS autograd, MyGrad) are imported only when asked for; `available()` lists the importable ones.
 """
 
 from __future__ import annotations
@@ -167,6 +167,34 @@ def engine_fast(params, xs, ys):
     return _engine_step(rnn.named_parameters(), lambda: rnn.loss(xs, ys), retain_grads=False)
 
 
+def _replayed(rnn, xs, ys, **options):
+    from tinygrad_rnn import replay
+
+    g = replay(rnn.loss, **options)
+    tensors = rnn.named_parameters()
+
+    def step():
+        for p in tensors.values():
+            p.grad = None
+        loss = g(xs, ys)
+        return loss, {k: p.grad for k, p in tensors.items()}
+
+    step()  # the recording call, and the check of the second call: the steps timed are replays
+    step()
+    rnn.trace = rnn.state = None  # the graph of the last eager call, kept by the model for drawing: not needed here
+    return step
+
+
+def engine_replay(params, xs, ys):
+    """tinygrad_rnn fast mode replayed: `g = replay(rnn.loss)`, then `g(xs, ys)` runs the recorded program."""
+    return _replayed(_rnn(params, xs, fast=True), xs, ys)
+
+
+def engine_replay_lecture(params, xs, ys):
+    """tinygrad_rnn lecture mode (primitive tanh, composed softmax and cross-entropy) replayed."""
+    return _replayed(_rnn(params, xs), xs, ys)
+
+
 # ---- peers --------------------------------------------------------------------------------------------------------
 
 
@@ -220,6 +248,37 @@ def torch_rnn(params, xs, ys):
     return step
 
 
+def jax_jit(params, xs, ys):
+    """JAX: value_and_grad of the same loss, W x_t + b for all steps at once, the recurrence a lax.scan, jit-compiled
+    ahead of the timed calls (float64: jax_enable_x64)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    P = {k: jnp.asarray(v) for k, v in params.items()}
+    X, Y = jnp.asarray(xs), jnp.asarray(ys)
+
+    def loss_fn(P, X, Y):
+        A = X @ P["W"].T + P["b"]
+
+        def cell(h, a):
+            h = jnp.tanh(a + h @ P["U"].T)
+            return h, h
+
+        _, hs = jax.lax.scan(cell, jnp.zeros((X.shape[1], P["U"].shape[0]), X.dtype), A)
+        logp = jax.nn.log_softmax(hs @ P["V"].T + P["c"], axis=-1)
+        return -jnp.take_along_axis(logp, Y[..., None], axis=-1).sum()
+
+    vg = jax.jit(jax.value_and_grad(loss_fn))
+
+    def step():
+        loss, g = jax.block_until_ready(vg(P, X, Y))
+        return float(loss), {k: np.asarray(v) for k, v in g.items()}
+
+    step()  # compiled here, before any timing
+    return step
+
+
 def _loss_fn(np_, P, xs, ys, rows):
     h = np_.zeros((xs.shape[1], P["U"].shape[0]))
     loss = 0.0
@@ -270,8 +329,11 @@ IMPLS = {
     "hand_steps": ("hand BPTT, numpy, one step at a time", hand_steps, None),
     "fast": ("tinygrad_rnn fast mode (`RNN(..., fast=True)`)", engine_fast, None),
     "lecture": ("tinygrad_rnn lecture mode (composed tanh, softmax, cross-entropy)", engine_lecture, None),
+    "replay": ("tinygrad_rnn fast mode replayed (`replay(rnn.loss)`)", engine_replay, None),
+    "replay_lecture": ("tinygrad_rnn lecture mode replayed (primitive tanh)", engine_replay_lecture, None),
     "torch": ("PyTorch {version} eager (CPU)", torch_eager, "torch"),
     "torch_rnn": ("PyTorch {version} nn.RNN (fused kernel)", torch_rnn, "torch"),
+    "jax": ("JAX {version} jit (value_and_grad over lax.scan)", jax_jit, "jax"),
     "autograd": ("HIPS autograd {version}", hips_autograd, "autograd"),
     "mygrad": ("MyGrad {version}", mygrad, "mygrad"),
 }

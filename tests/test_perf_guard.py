@@ -12,7 +12,7 @@ import inspect
 import numpy as np
 import pytest
 
-from tinygrad_rnn import ops
+from tinygrad_rnn import ops, pieces
 from tinygrad_rnn.rnn import RNN
 from tinygrad_rnn.tensor import topological_order
 
@@ -31,7 +31,7 @@ def _loss(T: int, batched: bool = True, **options):
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Counts every forward, backward and add_to call of every primitive, by (class name, method)."""
+    """Counts every forward and backward call of every primitive, by (class name, method)."""
     counter = collections.Counter()
 
     def counting(cls, method):
@@ -44,7 +44,7 @@ def calls(monkeypatch):
         return wrapper
 
     for cls in PRIMITIVES:
-        for method in ("forward", "backward", "add_to"):
+        for method in ("forward", "backward"):
             if method in vars(cls):
                 monkeypatch.setattr(cls, method, counting(cls, method))
     return counter
@@ -80,14 +80,15 @@ def test_a_fast_step_is_four_primitives():
     step = collections.Counter(n.op for n in topological_order(loss) if n.scope == "t=3")
     assert step == {"getitem": 1, "matmul": 1, "add": 1, "tanh": 1}
     assert sum(1 for n in topological_order(loss) if n.scope == "t=0") == 1  # h_0
-    assert sum(1 for n in topological_order(loss) if n.scope is None) == 16  # inputs, parameters, the two
-    # whole-sequence matmuls with their transposes and biases, concatenate, the fused loss and its sum
+    assert sum(1 for n in topological_order(loss) if n.scope is None) == 18  # the inputs x and their reshape,
+    # parameters, the two whole-sequence matmuls with their transposes and biases, the reshape whose steps are taken,
+    # concatenate, the fused loss and its sum
 
 
 @pytest.mark.parametrize(
     "options, forward, backward",
     [
-        ({"fast": True}, 4, 3),  # getitem, matmul, add, tanh; getitem's gradient is scattered in place (add_to)
+        ({"fast": True}, 4, 4),  # getitem (a step of W x + b), matmul, add, tanh
         ({"tanh": "primitive"}, 19, 18),  # + the transposes in W x_t, U h_t, V h_t and the composed softmax-CE
         ({"tanh": "composed"}, 25, 22),
     ],
@@ -102,14 +103,25 @@ def test_primitive_calls_per_step(calls, options, forward, backward):
     assert sum(v for (_, m), v in step.items() if m == "forward") == forward
     assert sum(v for (_, m), v in step.items() if m == "backward") == backward
     if options.get("fast"):
-        assert step[("GetItem", "add_to")] == 1 and ("GetItem", "backward") not in step
+        assert step[("GetItem", "backward")] == 1  # the step's gradient, handed back as a piece (no full-size zeros)
 
 
-def test_slices_of_the_input_projection_scatter_in_place(calls):
-    """Fast mode slices W x + b once per step; a full-size zero gradient per slice would make backward O(T²)."""
-    _loss(50, fast=True).backward()
-    assert calls["GetItem", "backward"] <= 2  # the first slices make the buffer, the rest add into it
-    assert calls["GetItem", "add_to"] >= 48
+def test_the_steps_of_the_input_projection_are_stacked_once(monkeypatch):
+    """Fast mode takes the steps a_t = (W x + b)[t]; a full-size zero gradient per step would make backward O(T²):
+    the steps hand back Pieces, put together once (one zero array of the whole size, not T of them)."""
+    made = collections.Counter()
+    original = pieces.Pieces.__array__
+
+    def counting(self, *args, **kw):
+        made[self.shape] += 1
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(pieces.Pieces, "__array__", counting)
+    loss = _loss(50, fast=True)
+    loss.backward()
+    assert made == {(50, 2, 4): 1}
+    steps = [n for n in topological_order(loss) if n.op == "getitem"]
+    np.testing.assert_array_equal(steps[0].parents[0].grad, np.stack([n.grad for n in steps]))
 
 
 def test_no_gradient_is_computed_for_the_inputs():
@@ -124,3 +136,22 @@ def test_nodes_hash_by_identity():
     from tinygrad_rnn.tensor import Tensor
 
     assert Tensor.__eq__ is object.__eq__ and Tensor.__hash__ is object.__hash__
+
+
+@pytest.mark.parametrize("options", [{"fast": True}, {"tanh": "primitive"}])
+def test_a_replayed_step_is_the_hand_bptts_six_numpy_calls(options):
+    """The recorded program of one more step: forward U h_{t−1}, + a_t, tanh; backward the share through U, its sum
+    with ∇_{h_t}L from the output layer, times 1 − h_t² — as the hand BPTT (W x_t, the output layer, softmax, the
+    losses and the weight gradients run once for all steps). Counted, not timed."""
+    from tinygrad_rnn import replay
+
+    def program(T: int):
+        rng = np.random.default_rng(0)
+        rnn = RNN(3, 4, 2, seed=0, **options)
+        g = replay(rnn.loss, check="never")
+        g(rng.standard_normal((T, 2, 3)), rng.integers(0, 2, (T, 2)))
+        return next(iter(g.recordings.values())).program
+
+    more, less = program(9), program(8)
+    assert len(more.forward) - len(less.forward) == 3
+    assert len(more.backward) - len(less.backward) == 3

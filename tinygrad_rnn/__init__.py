@@ -3,6 +3,10 @@
 import importlib
 
 from tinygrad_rnn import functional, gradcheck
+
+# replay(fn) is bound here, after its module is imported: a function named like its module must be bound eagerly,
+# since importing the module `tinygrad_rnn.replay` (as train.py does) would set the package attribute to the module.
+from tinygrad_rnn.replay import replay  # noqa: E402
 from tinygrad_rnn.tensor import (
     Tensor,
     composite,
@@ -52,6 +56,7 @@ __all__ = [
     "jvp",
     "load_model",
     "no_grad",
+    "replay",
     "scope",
     "stack",
     "topological_order",

@@ -213,6 +213,10 @@ def _add_train_command(sub: Any) -> None:
     ch.add_argument("--epochs", type=positive_int, default=5, metavar="E", help="passes over the text (default 5)")
     ch.add_argument("--text", default=None, metavar="FILE", help="a UTF-8 text (default: the shipped passage)")
     ch.add_argument("--sample", type=positive_int, default=200, metavar="N", help="characters to sample (default 200)")
+    ch.add_argument(
+        "--replay", action=argparse.BooleanOptionalAction, default=True,
+        help="run each chunk's recorded program (replay) instead of building its graph (default: replay)",
+    )  # fmt: skip
     ch.set_defaults(func=_run_train_chars)
 
 
@@ -274,7 +278,7 @@ def _run_train_chars(args: argparse.Namespace) -> int:
         return _fail("train chars", f"--text: {e}")
     options = dict(
         hidden=args.hidden, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, tbptt=args.tbptt or 25,
-        clip=args.clip, sample=args.sample, seed=args.seed, progress=not args.quiet,
+        clip=args.clip, sample=args.sample, seed=args.seed, progress=not args.quiet, replay=args.replay,
     )  # fmt: skip
     try:
         result = train_chars(text, args.model, **options)

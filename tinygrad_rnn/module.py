@@ -165,7 +165,11 @@ def output_loss(o: Tensor, y: Any, t: int, head: str = "softmax", weight: Any = 
     if head == "softmax":
         yhat = F.softmax(o)
         yhat.name = f"ŷ_{t}"
-        loss = F.cross_entropy_probs(yhat, y, reduction=reduction)
+        if isinstance(y, Tensor):  # targets as a leaf of the graph (replay feeds new ones)
+            loss = _leaf_targets_loss(yhat, y, o.shape[-1])
+            loss = loss.sum() if weight is None else loss
+        else:
+            loss = F.cross_entropy_probs(yhat, y, reduction=reduction)
     else:
         yhat = o
         loss = F.mse_loss(o, y, reduction=reduction)
@@ -175,6 +179,15 @@ def output_loss(o: Tensor, y: Any, t: int, head: str = "softmax", weight: Any = 
         loss = (loss * Tensor(np.asarray(weight, dtype=o.dtype))).sum()
     loss.name = f"L_{t}"
     return yhat, loss
+
+
+def _leaf_targets_loss(yhat: Tensor, y: Tensor, K: int) -> Tensor:
+    """−log Σ_k ŷ_k y_k per row for class indices y, made one-hot in the graph as y_k = relu(1 − |y − k|) (exact for
+    whole numbers y); −Σ_k y_k log ŷ_k for rows. The values of cross_entropy_probs, with y a node, not a constant."""
+    if y.shape == yhat.shape:
+        return -(yhat.log() * y).sum(axis=-1)
+    onehot = (1.0 - (y.reshape(y.shape + (1,)) - Tensor(np.arange(K, dtype=yhat.dtype))).abs()).relu()
+    return -(yhat * onehot).sum(axis=-1).log()
 
 
 # ---- truncated BPTT -----------------------------------------------------------------------------------------------
@@ -417,7 +430,8 @@ class Recurrent(Module):
         return trace
 
     def _sequences(self, xs: Any, ys: Any, where: str) -> Sequences:
-        self.trace = None  # the previous call's graph is released before the next one is built
+        self.trace = self.state = None  # the previous call's graph (reachable from both) is released before the
+        # next one is built: a training loop holds one graph at a time
         out = None if ys is None else self.output_size
         return validate_sequences(xs, ys, input_size=self.input_size, output_size=out, head=self.head, where=where)
 
@@ -457,7 +471,7 @@ class Recurrent(Module):
         seq = self._sequences(xs, ys, where)
         weights = _weights(mask, seq, reduction, where)
         trace = self._unroll(xs, seq, h0, c0, perturb, perturb_o, where)
-        return self._heads(trace, seq, weights, reduction)
+        return self._heads(trace, seq, weights, reduction, ys if isinstance(ys, Tensor) else None)
 
     def _targets(self, seq: Sequences) -> np.ndarray:
         """Class indices when given so, else the target rows in the model's dtype."""
@@ -466,11 +480,16 @@ class Recurrent(Module):
         assert seq.ys is not None, "a loss needs targets"
         return seq.ys.astype(self.dtype)
 
-    def _heads(self, trace: Trace, seq: Sequences, weights: np.ndarray | None, reduction: str) -> Tensor:
-        """ŷ_t and L_t on every o_t, each in its step's scope; L = Σ_t L_t (or their mean)."""
+    def _heads(self, trace: Trace, seq: Sequences, weights: np.ndarray | None, reduction: str,
+               leaf: Tensor | None = None) -> Tensor:  # fmt: skip
+        """ŷ_t and L_t on every o_t, each in its step's scope; L = Σ_t L_t (or their mean). Targets given as a Tensor
+        (`leaf`) stay nodes of the graph: y_t = leaf[t − 1]."""
         targets = self._targets(seq)
         for t, o in enumerate(trace.o, start=1):
             y = targets[t - 1] if seq.batched else targets[t - 1, 0]
+            if leaf is not None:
+                with scope(f"t={t}"):
+                    y = leaf[t - 1]
             w = None if weights is None else (weights[t - 1] if seq.batched else weights[t - 1, 0])
             with scope(f"t={t}"):
                 yhat, L_t = output_loss(o, y, t, self.head, w)

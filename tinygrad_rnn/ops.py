@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn import pieces
+
 # fmt: off
 __all__ = [
     "Function", "Grads", "Axis", "elementwise_jvp",
@@ -508,19 +510,14 @@ class GetItem(Function):
         self.shape, self.dtype = a.shape, a.dtype
         return a[self.index]
 
-    def backward(self, g: np.ndarray) -> Grads:
+    def backward(self, g: np.ndarray) -> tuple[Any, ...]:
+        if isinstance(self.index, (int, np.integer)):  # a step x_t: a piece, stacked once (T steps: O(T), not O(T²))
+            return (pieces.Pieces(self.shape, np.result_type(self.dtype, g.dtype), [(self.index, g)]),)
         out = np.zeros(self.shape, dtype=np.result_type(self.dtype, g.dtype))
-        self.add_to(out, g)
+        np.add.at(out, self.index, g)  # places indexed twice add up
         return (out,)
 
     jvp = forward  # linear: applied to the tangents, the op is its own forward rule
-
-    def add_to(self, grad_a: np.ndarray, g: np.ndarray) -> None:
-        """grad_a[index] += g in place: the same scatter into a gradient buffer that already exists."""
-        if isinstance(self.index, (int, slice)):  # basic indexing picks each place once: a plain += is exact
-            grad_a[self.index] += g
-        else:
-            np.add.at(grad_a, self.index, g)
 
 
 class Stack(Function):
@@ -571,7 +568,8 @@ class SoftmaxCrossEntropy(Function):
     forward:                                              dout = Σ_i (ŷ_i·Σy − y_i)·do_i per row
 
     The softmax Jacobian ŷ_j(δ_jk − ŷ_k) times −y_j/ŷ_j collapses to ŷ·Σy − y. The target rows y (one-hot, boolean
-    or probabilities, o's shape) are a constant. o − max(o) is exact: softmax is shift-invariant.
+    or probabilities, o's shape) are a constant — or a second input that gets no gradient (class indices, as whole
+    numbers, become one-hot rows), so that a recording can take new targets. o − max(o) is exact: shift-invariance.
     """
 
     name = "softmax_cross_entropy"
@@ -580,20 +578,21 @@ class SoftmaxCrossEntropy(Function):
         super().__init__(needs)
         self.y = y
 
-    def forward(self, o: np.ndarray) -> np.ndarray:
+    def forward(self, o: np.ndarray, y: Any = None) -> np.ndarray:
+        y = self.y if y is None else y if y.shape == o.shape else y.astype(np.intp)[..., None] == np.arange(o.shape[-1])
         z = o - o.max(axis=-1, keepdims=True)
         e = np.exp(z)
         s = e.sum(axis=-1, keepdims=True)
-        self.save(np.divide(e, s, out=e))  # ŷ (in place: the arrays are as large as the whole output layer)
+        self.save(np.divide(e, s, out=e), y)  # ŷ (in place: the arrays are as large as the whole output layer)
         z -= np.log(s)  # log ŷ
-        return -np.multiply(z, self.y, out=z).sum(axis=-1)
+        return -np.multiply(z, y, out=z).sum(axis=-1)
 
     def backward(self, g: np.ndarray) -> Grads:
-        (yhat,) = self.saved
-        d = yhat * self.y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
-        d -= self.y
+        yhat, y = self.saved
+        d = yhat * y.sum(axis=-1, keepdims=True, dtype=yhat.dtype)
+        d -= y
         d *= g[..., None]
-        return (d,)
+        return (d,) if len(self.needs) < 2 else (d, None)
 
-    def jvp(self, do: np.ndarray) -> np.ndarray:
-        return np.sum((self.saved[0] * self.y.sum(axis=-1, keepdims=True, dtype=do.dtype) - self.y) * do, axis=-1)
+    def jvp(self, do: np.ndarray, dy: Any = None) -> np.ndarray:  # targets given as an input carry no tangent
+        return np.sum(self.backward(np.ones(do.shape[:-1], do.dtype))[0] * do, axis=-1)

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import functional as F
+from tinygrad_rnn import ops
 from tinygrad_rnn.module import Recurrent, Trace, matvec
-from tinygrad_rnn.tensor import Tensor, concatenate, scope
+from tinygrad_rnn.tensor import Tensor, apply, concatenate, scope, split
 
 __all__ = ["RNN", "spectral_radius_of"]
 
@@ -110,10 +111,11 @@ class RNN(Recurrent):
         return super().loss(xs, ys, h0, perturb, **kw)
 
     def _fast_loss(self, xs: Any, ys: Any, h0: Any, reduction: str) -> Tensor:
-        """The same L as a lean graph, as fused RNN kernels compute it: W x_t + b for all t in one matmul, then only
-        h_t = tanh(a_t + U h_{t−1}) (primitive tanh) in the loop, then c + V h_t for all t in one matmul and one fused
-        softmax-cross-entropy node (backward ŷ − y). `trace` keeps h_0, h_1..h_T (as rows), the logits of every
-        step as the rows of `trace.fused["o"]`, and L."""
+        """The same L as a lean graph, as fused RNN kernels compute it: W x_t + b for all t in one matmul, split into
+        its steps, then only h_t = tanh(a_t + U h_{t−1}) (primitive tanh) in the loop, then c + V h_t for all t in
+        one matmul and one fused softmax-cross-entropy node (backward ŷ − y). The inputs and the targets are leaves of
+        the graph (Tensors given stay themselves, so `replay` can feed new ones). `trace` keeps h_0, h_1..h_T (as
+        rows), the logits of every step as the rows of `trace.fused["o"]`, and L."""
         where = "RNN.loss"
         seq = self._sequences(xs, ys, where)
         if reduction not in ("sum", "mean"):
@@ -123,24 +125,26 @@ class RNN(Recurrent):
         trace = Trace(self.step_keys, seq.batched)
         (h,) = self._initial(h0, None, self._state_shape(B if seq.batched else None), where)
         trace.initial = {"h": h}
-        if isinstance(xs, Tensor):
-            x = xs.reshape(T * B, D)
-        else:
-            x = Tensor(seq.xs.reshape(T * B, D).astype(self.dtype, copy=False), name="x")
-        a = x @ self.W.T + self.b  # W x_t + b for every t: rows (t − 1)·B … t·B − 1 are a_t
+        x = xs if isinstance(xs, Tensor) else Tensor(seq.xs.astype(self.dtype, copy=False), name="x")
+        a = x.reshape(T * B, D) @ self.W.T + self.b  # W x_t + b for every t: rows (t − 1)·B … t·B − 1 are a_t
         UT = self.U.T
-        for t in range(1, T + 1):
+        for t, a_t in enumerate(split(a.reshape(T, B, self.hidden_size)), start=1):
             with scope(f"t={t}"):
-                h = (a[(t - 1) * B : t * B] + h @ UT).tanh()
-                h.name = f"h_{t}"
+                h = (a_t + h @ UT).tanh()
+                h.name, a_t.scope = f"h_{t}", h.scope  # a_t, split off before the loop, belongs to step t
             trace.steps["h"].append(h)
         o = concatenate(trace.h) @ self.V.T + self.c  # o_t for every t, rows (t − 1)·B … t·B − 1
         trace.fused["o"] = o
-        if self.head == "softmax":
-            y = seq.labels.reshape(T * B) if seq.labels is not None else self._targets(seq).reshape(T * B, -1)
-            loss = F.softmax_cross_entropy(o, y)
+        K, y = self.output_size, ys if isinstance(ys, Tensor) else self._targets(seq)
+        if self.head == "softmax" and isinstance(y, Tensor):  # the targets a leaf: the fused loss takes them as input
+            loss = apply(
+                ops.SoftmaxCrossEntropy, o, y.reshape(T * B) if seq.labels is not None else y.reshape(T * B, K)
+            )
+            loss = loss.sum()
+        elif self.head == "softmax":
+            loss = F.softmax_cross_entropy(o, y.reshape(T * B) if seq.labels is not None else y.reshape(T * B, K))
         else:
-            loss = F.mse_loss(o, self._targets(seq).reshape(T * B, -1), reduction="sum")
+            loss = F.mse_loss(o, y.reshape(T * B, K), reduction="sum")
         if reduction == "mean":
             loss = loss * (1.0 / (T * B))
         loss.name = "L"

@@ -19,8 +19,8 @@ import numpy as np
 
 from tinygrad_rnn import ops
 
-__all__ = ["Tensor", "apply", "stack", "concatenate", "where", "topological_order", "no_grad", "scope", "composite"]
-__all__ += ["detect_anomaly"]
+__all__ = ["Tensor", "apply", "stack", "concatenate", "split", "where", "topological_order", "no_grad", "scope"]
+__all__ += ["composite", "detect_anomaly"]
 
 
 class _State(threading.local):
@@ -119,6 +119,7 @@ class Tensor:
     parents: tuple[Tensor, ...]
     scope: str | None
     composite: tuple[tuple[str, int], ...]
+    _fn: Any  # the ops.Function that made the node (None for a leaf)
     _src: weakref.ref[Tensor] | None
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None):
@@ -186,46 +187,26 @@ class Tensor:
         self.grad = None
 
     def backward(self, grad: Any = None, retain_grads: bool = True) -> None:
-        """Fill `.grad` of every node that requires it with ∂self/∂node (∂L/∂node for a loss L).
+        """Fill `.grad` of every node that requires it with ∂self/∂node (∂L/∂node for a loss L): the chain rule.
 
-        retain_grads=False drops each interior gradient once it has been passed on (leaves and `self` keep
-        theirs), as PyTorch does by default: less memory, but the graph can no longer be drawn with gradients.
+        In reverse topological order each node hands every parent its share, ∂L/∂node · ∂node/∂parent; a node's
+        gradient is the sum of the shares its children handed it. Leaves accumulate across calls (as in PyTorch),
+        interior gradients are recomputed. retain_grads=False drops each interior gradient once passed on (leaves
+        and `self` keep theirs): less memory, but the graph can no longer be drawn with gradients.
         """
-        if not self.requires_grad:
-            raise ValueError(
-                f"backward() on a tensor that does not require grad (shape {self.shape}): nothing it depends on "
-                "has requires_grad=True, so there is no graph to differentiate"
-            )
-        if grad is None:
-            if self.data.size != 1:
-                raise ValueError(f"backward() on a non-scalar of shape {self.shape} needs grad= of that shape")
-            grad = np.ones_like(self.data)
-        else:
-            grad = _as_array(grad, dtype=self.dtype, fn="backward(grad)")
-            if grad.shape != self.shape:
-                raise ValueError(f"backward(grad): grad has shape {grad.shape}, the tensor has shape {self.shape}")
         order = topological_order(self, grad_only=True)
         for node in order:
             if node._fn is not None:
-                node.grad = None  # interior gradients are recomputed; leaves accumulate across calls
-        owned: set[int] = set()  # interior nodes whose .grad is a sum made here: further gradients add in place
-        _accumulate(self, grad, owned)
-        check, GetItem = _state.anomaly, ops.GetItem
+                node.grad = None
+        _accumulate(self, _seed(self, grad))
+        check = _state.anomaly
         for node in reversed(order):
-            fn = node._fn
-            if fn is None or node.grad is None:
+            if node._fn is None or node.grad is None:
                 continue
-            if type(fn) is GetItem and node.parents[0].requires_grad:  # scatter: O(slice), not O(whole parent)
-                parent = node.parents[0]
-                if parent.grad is None and parent._fn is not None:  # a fresh zero-filled array: the parent's own
-                    (parent.grad,) = fn.backward(node.grad)
-                    owned.add(id(parent))
-                elif _owns(parent, node.grad, owned):
-                    fn.add_to(parent.grad, node.grad)
-                else:
-                    _propagate(node, fn, check, owned)
-            else:
-                _propagate(node, fn, check, owned)
+            node.grad = np.asarray(node.grad)  # a gradient handed back in pieces (ops.Pieces) is put together once
+            for parent, g in zip(node.parents, _shares(node, check)):
+                if g is not None and parent.requires_grad:
+                    _accumulate(parent, _fit(g, parent, node))
             if not retain_grads and node is not self:
                 node.grad = None
 
@@ -343,8 +324,26 @@ def _rebuild_graph(flat: list) -> Tensor:
     return nodes[-1]
 
 
-def _propagate(node: Tensor, fn: Any, check: bool, owned: set) -> None:
-    """The chain rule at one node: hand ∂L/∂node · ∂node/∂parent to every parent that requires grad."""
+def _seed(root: Tensor, grad: Any) -> np.ndarray:
+    """∂root/∂root: ones for a scalar, else the given grad (checked against the root's shape)."""
+    if not root.requires_grad:
+        raise ValueError(
+            f"backward() on a tensor that does not require grad (shape {root.shape}): nothing it depends on "
+            "has requires_grad=True, so there is no graph to differentiate"
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise ValueError(f"backward() on a non-scalar of shape {root.shape} needs grad= of that shape")
+        return np.ones_like(root.data)
+    grad = _as_array(grad, dtype=root.dtype, fn="backward(grad)")
+    if grad.shape != root.shape:
+        raise ValueError(f"backward(grad): grad has shape {grad.shape}, the tensor has shape {root.shape}")
+    return grad
+
+
+def _shares(node: Tensor, check: bool) -> tuple:
+    """∂L/∂node · ∂node/∂parent for every parent: the op's backward, checked to give one per input."""
+    fn = node._fn
     grads = fn.backward(node.grad)
     if type(grads) is not tuple or len(grads) != len(node.parents):
         got = f"a tuple of {len(grads)}" if type(grads) is tuple else f"{type(grads).__name__} {np.shape(grads)}"
@@ -352,23 +351,16 @@ def _propagate(node: Tensor, fn: Any, check: bool, owned: set) -> None:
         raise TypeError(
             f"backward of {fn.name}{_at(node)} must return a tuple, one gradient per input ({shapes}): {got}"
         )
-    for parent, g in zip(node.parents, grads):
-        if g is None or not parent.requires_grad:
-            continue
-        if check and not np.all(np.isfinite(g)):
-            raise FloatingPointError(f"backward of {fn.name}{_at(node)} produced NaN/inf")
-        if type(g) is not np.ndarray or g.shape != parent.data.shape:
-            g = _fit(np.asarray(g), parent, node)  # numpy gives scalars for 0-d results: make them arrays
-        if parent.grad is None and parent._fn is not None:
-            parent.grad = g  # the common case, inline: an interior node's first gradient, taken as it is
-        else:
-            _accumulate(parent, g, owned)
+    if check and not all(g is None or np.all(np.isfinite(np.asarray(g))) for g in grads):
+        raise FloatingPointError(f"backward of {fn.name}{_at(node)} produced NaN/inf")
+    return grads
 
 
-def _fit(g: np.ndarray, parent: Tensor, node: Tensor) -> np.ndarray:
+def _fit(g: Any, parent: Tensor, node: Tensor) -> Any:
     """g summed back to the parent's shape (unbroadcast), or a ValueError when it cannot be."""
-    if g.shape != parent.data.shape:
-        g = _unbroadcast(g, parent.data.shape)
+    if getattr(g, "shape", None) == parent.data.shape:
+        return g
+    g = _unbroadcast(np.asarray(g), parent.data.shape)  # numpy gives scalars for 0-d results: arrays too
     if g.shape != parent.data.shape:
         raise ValueError(
             f"backward of {node.op}{_at(node)}: a gradient of shape {g.shape} for an input of shape {parent.shape} "
@@ -381,25 +373,14 @@ def _at(node: Tensor) -> str:
     return f" at {node.scope}" if node.scope else ""
 
 
-def _owns(node: Tensor, g: np.ndarray, owned: set) -> bool:
-    """May g be added into node.grad in place? Yes for a leaf's own copy and for a sum this backward made."""
-    mine = node._fn is None or id(node) in owned
-    return mine and node.requires_grad and node.grad is not None and node.grad.dtype == g.dtype
-
-
-def _accumulate(node: Tensor, g: np.ndarray, owned: set) -> None:
-    if node._fn is None:  # a leaf: own a writable copy in the leaf's dtype, then add in place
-        if node.grad is None:
-            node.grad = np.array(g, dtype=node.data.dtype)
-        else:
-            node.grad += g
-    elif node.grad is None:  # interior: take the first gradient as it is (it may be shared with a sibling)
-        node.grad = g
-    elif _owns(node, g, owned):
-        node.grad += g
-    else:  # the second gradient: add out of place, once; the sum is this node's own buffer from now on
-        node.grad = np.asarray(node.grad + g)
-        owned.add(id(node))
+def _accumulate(node: Tensor, g: Any) -> None:
+    """node.grad += g. A leaf keeps a copy of its own in its dtype (shares may be one array handed to two parents)."""
+    if node._fn is not None:
+        node.grad = g if node.grad is None else node.grad + g
+    elif node.grad is None:
+        node.grad = np.array(g, dtype=node.data.dtype)
+    else:
+        node.grad += np.asarray(g)
 
 
 def _lift(x: Any, like: Tensor | None = None, fn: str = "Tensor") -> Tensor:
@@ -529,6 +510,13 @@ def concatenate(tensors: Iterable[Any], axis: int = 0) -> Tensor:
     """out = the tensors joined along an existing axis (shapes that do not join: apply's ValueError names them)."""
     tensors = _tensors(tensors, "concatenate")
     return apply(ops.Concatenate, *tensors, axis=_axis(tensors[0], axis, "concatenate"))
+
+
+def split(x: Tensor) -> list[Tensor]:
+    """x₁ … xₙ = x[0] … x[n − 1], the steps of x along its first axis (their gradients are stacked once: ops.Pieces)."""
+    if not isinstance(x, Tensor) or x.ndim == 0:
+        raise TypeError(f"split{_where()}: needs a Tensor of at least one axis, got {x!r}")
+    return [apply(ops.GetItem, x, index=i) for i in range(len(x))]
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:

@@ -85,7 +85,7 @@ class History:
 
 
 def fit(
-    loss_fn: Callable[[int], Tensor],
+    loss_fn: Callable[[int], Any],
     optimizer: Optimizer,
     steps: int,
     *,
@@ -96,35 +96,37 @@ def fit(
     progress: bool = False,
     desc: str = "train",
     callback: Callable[[int, History], None] | None = None,
+    replay: bool = False,
 ) -> History:
     """For i = 1..steps:  L_i = loss_fn(i) + λ₁Σ|θ| + λ₂Σθ²;  backward;  clip;  θ ← optimizer step.
 
     `clip` caps the global gradient norm (`clip_grad_norm`), `clip_value` each entry; both may be given. The
-    penalties are graph nodes added to the loss, so a drawing of L shows them. `callback(i, history)` runs after each
-    update (e.g. to sample text). A non-finite loss stops training with a ValueError naming the update. `progress`
-    shows a tqdm bar (in a notebook, its widget) with the current loss.
+    penalties are graph nodes of their own whose gradients add to the loss's (`History.penalty`: their values).
+    `callback(i, history)` runs after each update (e.g. to sample text). A non-finite loss stops training with a
+    ValueError naming the update. `progress` shows a tqdm bar (in a notebook, its widget) with the current loss.
+
+    replay=True: loss_fn(i) returns (fn, args) instead of a loss, fn(*args) the loss (or (loss, *extras)); the update
+    runs fn through `replay(fn)` — one recording per fn and argument shapes — and the penalties eagerly beside it.
+    The optimizer step stays outside the recording: it updates the parameters in place, where the program reads
+    them, and clipping and the gradient norm need the whole gradient first, as in eager training.
     """
     steps = whole_number(steps, "steps", "fit")
     params = optimizer.params
     hist = History(clip=clip)
+    replays: dict[int, Any] = {}
     bar = tqdm(total=steps, desc=desc, disable=not progress, unit="update", dynamic_ncols=True)
     try:
         for i in range(1, int(steps) + 1):
             optimizer.zero_grad()
-            loss = loss_fn(i)
-            if not isinstance(loss, Tensor) or loss.size != 1:
-                raise TypeError(f"fit: loss_fn({i}) must return a scalar Tensor, got {loss!r}")
-            value = loss.item()
+            value = _replayed(loss_fn(i), replays, i) if replay else _eager(loss_fn(i), i)
             if not math.isfinite(value):
                 raise ValueError(f"fit: the loss is {value} at update {i}; lower the learning rate or clip gradients")
-            total, pen = loss, 0.0
-            if l1:
-                r = l1_penalty(params, l1)
-                total, pen = total + r, pen + r.item()
-            if l2:
-                r = l2_penalty(params, l2)
-                total, pen = total + r, pen + r.item()
-            total.backward(retain_grads=False)  # training needs only the parameters' gradients
+            pen = 0.0
+            for penalty, weight in ((l1_penalty, l1), (l2_penalty, l2)):
+                if weight:
+                    r = penalty(params, weight)
+                    r.backward()  # its gradient adds to the loss's, as for the sum of the two
+                    pen += r.item()
             hist.grad_norm.append(_global_norm(params) if clip is None else clip_grad_norm(params, clip))
             if clip_value is not None:
                 clip_grad_value(params, clip_value)
@@ -138,6 +140,26 @@ def fit(
     finally:
         bar.close()
     return hist
+
+
+def _eager(loss: Any, i: int) -> float:
+    """backward() of loss_fn(i)'s loss (training needs only the parameters' gradients); its value."""
+    if not isinstance(loss, Tensor) or loss.size != 1:
+        raise TypeError(f"fit: loss_fn({i}) must return a scalar Tensor, got {loss!r}")
+    loss.backward(retain_grads=False)
+    return loss.item()
+
+
+def _replayed(call: Any, replays: dict[int, Any], i: int) -> float:
+    """fn(*args) through replay(fn) (made once per fn), for loss_fn(i) = (fn, args)."""
+    from tinygrad_rnn.replay import Replay
+
+    if not (isinstance(call, tuple) and len(call) == 2 and callable(call[0])):
+        raise TypeError(f"fit(replay=True): loss_fn({i}) must return (fn, args), fn(*args) the loss; got {call!r}")
+    fn, args = call
+    if not isinstance(fn, Replay):
+        fn = replays.setdefault(id(fn), Replay(fn))
+    return fn(*args)
 
 
 def _global_norm(params: list[Tensor]) -> float:
@@ -182,12 +204,14 @@ def train_sequence(
     l2: float = 0.0,
     progress: bool = False,
     callback: Callable[[int, History], None] | None = None,
+    replay: bool = False,
 ) -> History:
     """Truncated BPTT training on one long sequence (T, D) or a batch of them (T, B, D).
 
     Each epoch walks the chunks of `tbptt` steps in order, one update per chunk, carrying the hidden state across
     chunks detached; the state restarts from zeros at each epoch. `History.loss` holds the loss of each chunk
-    divided by its number of steps (so chunks of different length compare).
+    divided by its number of steps (so chunks of different length compare). replay=True runs each chunk through
+    `replay` (one recording per chunk length; the same updates as eager training, to rounding).
     """
     xs, ys = _check_pair("train_sequence", xs, ys)
     epochs = whole_number(epochs, "epochs", "train_sequence")
@@ -200,18 +224,33 @@ def train_sequence(
         a, b, loss = next(epoch["chunks"])
         return loss * (1.0 / (b - a))
 
-    return fit(
-        loss_fn,
-        optimizer,
-        epochs * n_chunks,
-        clip=clip,
-        clip_value=clip_value,
-        l1=l1,
-        l2=l2,
-        progress=progress,
-        desc="train",
-        callback=callback,
-    )
+    options: dict[str, Any] = dict(clip=clip, clip_value=clip_value, l1=l1, l2=l2, progress=progress, callback=callback)
+    if replay:
+        return fit(_replayed_chunks(model, xs, ys, tbptt), optimizer, epochs * n_chunks, replay=True, **options)
+    return fit(loss_fn, optimizer, epochs * n_chunks, **options)
+
+
+def _replayed_chunks(model: Recurrent, xs: np.ndarray, ys: np.ndarray, k: int | None) -> Callable[[int], Any]:
+    """train_sequence's chunks as (fn, args) for fit(replay=True): fn(x, y, *state) is the chunk's loss per step and
+    the state after it, which the next chunk gets as its (non-differentiable) initial state — truncated BPTT."""
+    from tinygrad_rnn.replay import Replay
+
+    def chunk(x: Tensor, y: Tensor, *state: Tensor) -> tuple:
+        loss = model.loss(x, y, state if len(state) > 1 else state[0])
+        carried = model.state if isinstance(model.state, tuple) else (model.state,)
+        return (loss * (1.0 / len(x)), *carried)
+
+    g, bounds = Replay(chunk), chunk_bounds(len(xs), k)
+    shape = model._state_shape(xs.shape[1] if xs.ndim == 3 else None)
+
+    def loss_fn(i: int) -> tuple:
+        j = (i - 1) % len(bounds)
+        parts = len(model.state_keys)
+        state = [np.zeros(shape, dtype=model.dtype)] * parts if j == 0 else [o.reshape(shape) for o in g.outputs]
+        a, b = bounds[j]
+        return g, (xs[a:b], ys[a:b], *state)
+
+    return loss_fn
 
 
 # ----------------------------------------------------------------------------------------------------- sampling
@@ -275,9 +314,11 @@ def train_chars(
     sample: int = 200,
     seed: int = 0,
     progress: bool = False,
+    replay: bool = False,
 ) -> CharResult:
     """A character model of `text` (softmax head) trained by truncated BPTT in chunks of `tbptt`, the gradient
-    clipped to norm `clip` (else each entry to ±5, as min-char-rnn does), then `sample` characters drawn at τ = 0.8."""
+    clipped to norm `clip` (else each entry to ±5, as min-char-rnn does), then `sample` characters drawn at τ = 0.8.
+    replay=True trains through `replay` (see train_sequence)."""
     from tinygrad_rnn import data
     from tinygrad_rnn.models import make_model
 
@@ -291,7 +332,7 @@ def train_chars(
     opt = OPTIMIZERS[optimizer](net.parameters(), lr=lr)
     hist = train_sequence(
         net, vocab.one_hot(ids[:-1]), ids[1:], opt, epochs=epochs, tbptt=tbptt, clip=clip,
-        clip_value=None if clip else 5.0, progress=progress,
+        clip_value=None if clip else 5.0, progress=progress, replay=replay,
     )  # fmt: skip
     n = len(hist.loss) // epochs
     per_epoch = [float(np.mean(hist.loss[i * n : (i + 1) * n])) for i in range(epochs)]
