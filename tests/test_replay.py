@@ -85,18 +85,18 @@ def test_exact_replay_is_bit_for_bit(size):
     _compare(a, b, _data(size["T"], size["B"], size["D"], size["K"], rng), exact=True)
 
 
-@pytest.mark.parametrize(
-    "cls, options",
-    [
-        (RNN, {}),
-        (RNN, {"tanh": "composed"}),
-        (LSTM, {}),
-        (GRU, {}),
-        (GRU, {"variant": "torch"}),
-        (RNN, {"head": "linear"}),
-        (LSTM, {"head": "linear"}),
-    ],  # fmt: skip
-)
+EVERY_MODEL = [
+    (RNN, {}),
+    (RNN, {"tanh": "composed"}),
+    (LSTM, {}),
+    (GRU, {}),
+    (GRU, {"variant": "torch"}),
+    (RNN, {"head": "linear"}),
+    (LSTM, {"head": "linear"}),
+]
+
+
+@pytest.mark.parametrize("cls, options", EVERY_MODEL)
 @given(size=sizes, exact=st.booleans())
 def test_every_model_replays_its_graph(cls, options, size, exact):
     """exact=True: the eager sums, bit for bit; by default the steps are batched (batching.py), to rounding."""
@@ -106,6 +106,34 @@ def test_every_model_replays_its_graph(cls, options, size, exact):
     same_signs = options.get("tanh") == "composed"  # its sign(x) is a constant made from data: fixed inputs
     new = None if same_signs else (lambda r: _data(T, B, D, K, r, head))
     _compare(a, b, _data(T, B, D, K, rng, head), exact=exact, rng=rng, new_args=new)
+
+
+def _live_buffers_sharing_memory(program):
+    """Pairs of planned buffers alive at one instruction that share memory (an op written in place, whose input
+    dies where its output is born, excepted)."""
+    handed = {(id(a), id(b)) for a, b in program.handoffs} | {(id(b), id(a)) for a, b in program.handoffs}
+    bad = []
+    spans = program.lifetimes
+    for i, (a, a0, a1) in enumerate(spans):
+        for b, b0, b1 in spans[i + 1 :]:
+            if a0 <= b1 and b0 <= a1 and np.shares_memory(a, b):
+                handoff = (id(a), id(b)) in handed and (a1 == b0 or b1 == a0)
+                if not handoff:
+                    bad.append((a.shape, (a0, a1), b.shape, (b0, b1)))
+    return bad
+
+
+@pytest.mark.parametrize("cls, options", EVERY_MODEL)
+@given(size=sizes, exact=st.booleans())
+def test_no_two_live_buffers_share_memory(cls, options, size, exact):
+    """The memory plan reuses a buffer only after its last read: live buffers never overlap."""
+    rng = np.random.default_rng(size["seed"])
+    model = cls(size["D"], size["H"], size["K"], seed=3, **options)
+    g = replay(model.loss, exact=exact)
+    g(*_data(size["T"], size["B"], size["D"], size["K"], rng, options.get("head", "softmax")))
+    (rec,) = g.recordings.values()
+    assert rec.program.lifetimes, "the plan records the buffers it made"
+    assert _live_buffers_sharing_memory(rec.program) == []
 
 
 def test_the_steps_of_the_lecture_graph_are_batched():

@@ -73,6 +73,8 @@ class Compiler:
         self.zero_first: list[Buf] = []
         self.slots: dict[Tensor, list[Buf]] = {}  # the slots of each concatenate / stack
         self.saved: dict[Tensor, Any] = {}  # what a kernel's backward needs of its forward
+        self.lifetimes: list[tuple[Buf, int, int]] = []  # the plan's: (base, first, last instruction)
+        self.handoffs: list[tuple[Buf, Buf]] = []  # (input, output) of an elementwise op written in place
 
     # -- symbols --
     def new(self, shape: tuple, dtype: Any) -> Buf:
@@ -190,6 +192,10 @@ class Program:
                  params: list, outputs: list, nbytes: int) -> None:  # fmt: skip
         self.forward, self.backward, self.slots, self.loss = forward, backward, slots, loss
         self.leaves, self.params, self.outputs, self.nbytes = leaves, params, outputs, nbytes
+        # the plan, for tests and the curious: (array, first, last instruction) of each planned buffer, and the
+        # (input, output) arrays of the elementwise ops written in place
+        self.lifetimes: list[tuple[np.ndarray, int, int]] = []
+        self.handoffs: list[tuple[np.ndarray, np.ndarray]] = []
 
     def run(self, arrays: list[np.ndarray]) -> float:
         for buf, a in zip(self.slots, arrays):
@@ -230,29 +236,37 @@ def plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
         born[i].append(b)
     for b, i in last.items():
         dies[i].append(b)
+    # Storage is a flat array that lives as long as the plan: `flat_of` names each base's storage, so the pool and
+    # the cache of shaped views are keyed by arrays that own memory (an id() of a throwaway view could be reused by
+    # another storage's view, and two live buffers would then share memory).
     free: dict[tuple, list] = defaultdict(list)
+    flat_of: dict[Buf, np.ndarray] = {}
     shaped: dict[tuple, np.ndarray] = {}  # one array object per storage and shape, however many Bufs reuse it
     total = 0
+    c.handoffs = []
     for i, (_, args, elementwise) in enumerate(c.code):
         if elementwise:  # an input that dies here may hold the output: x = f(x) in place
             for b in [a.base for a in args[:-1] if isinstance(a, Buf)]:
                 if b in dies[i] and b.array is not None and b.src is None and b.external is None:
                     out = args[-1]
                     if isinstance(out, Buf) and out.src is None and out.array is None and out.shape == b.shape:
-                        free[(b.array.size, b.dtype)].append(b.array.reshape(-1))
+                        free[(b.array.size, b.dtype)].append(flat_of[b])
                         dies[i].remove(b)
+                        c.handoffs.append((b, out))
                         break
         for b in born[i]:
             pool = free[(int(np.prod(b.shape)), b.dtype)]
             if pool:
                 flat = pool.pop()
-                b.array = shaped.setdefault((id(flat), b.shape), flat.reshape(b.shape))
             else:
-                b.array = np.empty(b.shape, dtype=b.dtype)
-                total += b.array.nbytes
+                flat = np.empty(int(np.prod(b.shape)), dtype=b.dtype)
+                total += flat.nbytes
+            flat_of[b] = flat
+            b.array = shaped.setdefault((id(flat), b.shape), flat.reshape(b.shape))
         for b in dies[i]:
-            if b.array is not None:
-                free[(b.array.size, b.dtype)].append(b.array.reshape(-1))
+            if b in flat_of:
+                free[(b.array.size, b.dtype)].append(flat_of[b])
+    c.lifetimes = [(b, first[b], last[b]) for b in first]
     return total
 
 

@@ -335,6 +335,9 @@ def compile_graph(loss: Tensor, slots: list[Tensor], outputs: list[Tensor], exac
     if not exact:
         code = _fastest_products(code)
     fw, bw = code[:n_forward], code[n_forward:]
-    return Program(fw, bw, [b.resolve() for b in slot_bufs], c.value[loss].resolve(),
-                   [(leaf, g.resolve()) for leaf, g in leaf_grads], [(p, b.external) for p, b in params],
-                   [c.value[o].resolve() for o in outputs], nbytes)  # fmt: skip
+    program = Program(fw, bw, [b.resolve() for b in slot_bufs], c.value[loss].resolve(),
+                      [(leaf, g.resolve()) for leaf, g in leaf_grads], [(p, b.external) for p, b in params],
+                      [c.value[o].resolve() for o in outputs], nbytes)  # fmt: skip
+    program.lifetimes = [(b.resolve(), first, last) for b, first, last in c.lifetimes]
+    program.handoffs = [(a.resolve(), b.resolve()) for a, b in c.handoffs]
+    return program
