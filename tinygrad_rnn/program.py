@@ -265,7 +265,7 @@ def plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
             b.array = shaped.setdefault((id(flat), b.shape), flat.reshape(b.shape))
         for b in dies[i]:
             if b in flat_of:
-                free[(b.array.size, b.dtype)].append(flat_of[b])
+                free[(flat_of[b].size, b.dtype)].append(flat_of[b])
     c.lifetimes = [(b, first[b], last[b]) for b in first]
     return total
 
