@@ -370,3 +370,121 @@ def test_the_cli_trains_with_replay_unless_told_not_to(tmp_path, capsys):
         assert cli.main([*argv, flag]) == 0
         out.append(capsys.readouterr().out)
     assert out[0] == out[1]  # the same training, either way
+
+
+@pytest.mark.parametrize("model, tbptt", [("rnn", None), ("lstm", None), ("gru", 7)])
+def test_forecast_training_with_replay_follows_eager_training(model, tbptt, monkeypatch):
+    """train_forecaster(replay=True): windows and targets are inputs of ONE recording; updates as eager."""
+    from tinygrad_rnn.forecast import train_forecaster
+    from tinygrad_rnn.models import make_model
+    from tinygrad_rnn.replay import Replay
+
+    records = []
+    record = Replay._record
+    monkeypatch.setattr(Replay, "_record", lambda self, *a: records.append(a) or record(self, *a))
+    series = np.sin(np.linspace(0, 20, 200))
+    nets = [make_model(model, 1, 5, 1, seed=2, head="linear") for _ in range(2)]
+    options = dict(steps=6, window=15, batch=4, washout=3, tbptt=tbptt, seed=1)
+    eager, replayed = (train_forecaster(n, series, replay=r, **options) for n, r in zip(nets, (False, True)))
+    np.testing.assert_allclose(replayed.loss, eager.loss, rtol=1e-10)
+    np.testing.assert_allclose(replayed.grad_norm, eager.grad_norm, rtol=1e-10)
+    for name, p in nets[1].named_parameters().items():
+        np.testing.assert_allclose(p.data, nets[0].named_parameters()[name].data, rtol=1e-10, atol=1e-13)
+    assert len(records) == 1, "new windows each update, one recording"
+    with pytest.raises(ValueError, match="teacher_forcing=1"):
+        train_forecaster(nets[0], series, replay=True, teacher_forcing=0.5, steps=1, window=15)
+
+
+def test_the_cli_trains_forecasts_with_replay_unless_told_not_to(capsys):
+    from tinygrad_rnn import cli
+
+    out = []
+    for flag in ("--replay", "--no-replay"):
+        argv = ["train", "forecast", "--series", "sine", "--hidden", "4", "--updates", "3", "--window", "12", "--quiet"]
+        assert cli.main([*argv, flag]) == 0
+        out.append(capsys.readouterr().out)
+    assert out[0] == out[1] and "RMSE" in out[0]
+
+
+def _chunked(model, k):
+    """fn(xs, ys): truncated BPTT over chunks of k steps inside ONE recording (the state carried detached)."""
+
+    def fn(xs, ys):
+        losses = [loss for _, _, loss in model.chunks(xs, ys, k=k)]
+        return losses[0] if len(losses) == 1 else stack(losses).sum()
+
+    return fn
+
+
+@pytest.mark.parametrize("cls, options", EVERY_MODEL[:5])
+@given(size=sizes, k=st.integers(1, 3))
+def test_chunks_inside_one_recording_carry_the_state_with_new_data(cls, options, size, k):
+    """The detached state between chunks is read from this call's values, not frozen at the recording's."""
+    rng = np.random.default_rng(size["seed"])
+    a, b = _twins(cls, size["D"], size["H"], size["K"], **options)
+    T, B, D, K = size["T"], size["B"], size["D"], size["K"]
+    same_signs = options.get("tanh") == "composed"
+    g, f = replay(_chunked(a, k)), _chunked(b, k)
+    for i in range(4):
+        args = _data(T, B, D, K, rng if not same_signs or i == 0 else np.random.default_rng(size["seed"]))
+        for m in (a, b):
+            m.zero_grad()
+        value = g(*args)
+        loss = f(*args)
+        loss.backward()
+        _close(value, loss.item())
+        for name, p in a.named_parameters().items():
+            _close(p.grad, b.named_parameters()[name].grad, err_msg=f"{name}, call {i + 1}")
+
+
+def test_a_program_that_disagrees_with_eager_on_new_data_is_caught(monkeypatch):
+    """Were a value frozen into the program (here: the carried state, as a defect would), the checking call raises
+    instead of returning wrong gradients later."""
+    from tinygrad_rnn import batching
+
+    monkeypatch.setattr(batching._Rewrite, "_detached_inside", lambda self, node: False)
+    rng = np.random.default_rng(0)
+    model = RNN(2, 3, 2, seed=1)
+    g = replay(_chunked(model, 2))
+    g(*_data(6, 2, 2, 2, rng))
+    with pytest.raises(ReplayError, match="does not give this call's values"):
+        g(*_data(6, 2, 2, 2, rng))
+
+
+def _poisoned(size, dtype):
+    """Storage full of values no computation makes: NaN, or the most negative integer."""
+    dtype = np.dtype(dtype)
+    return np.full(size, np.nan if dtype.kind in "fc" else np.iinfo(dtype).min if dtype.kind in "iu" else 1, dtype)
+
+
+@pytest.mark.parametrize("cls, options", EVERY_MODEL)
+@given(size=sizes, exact=st.booleans(), k=st.sampled_from([None, 1, 2]))
+def test_no_buffer_is_read_before_it_is_written(cls, options, size, exact, k):
+    """With every planned buffer poisoned when it is made, the replayed values and gradients are still the eager
+    ones: nothing is read before it is written, and no value is frozen at the recording (a scalar copied where a
+    view was meant, say). k: the sequence cut into chunks of k steps inside one recording."""
+    from tinygrad_rnn import program
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(program, "allocate", _poisoned)
+        _replays_as_eager(cls, options, size, exact, k)
+
+
+def _replays_as_eager(cls, options, size, exact, k):
+    rng = np.random.default_rng(size["seed"])
+    a, b = _twins(cls, size["D"], size["H"], size["K"], **options)
+    T, B, D, K, head = size["T"], size["B"], size["D"], size["K"], options.get("head", "softmax")
+    fixed = options.get("tanh") == "composed"  # its sign(x) is a constant made from data: the same inputs
+    g = replay(a.loss if k is None else _chunked(a, k), exact=exact)
+    f = b.loss if k is None else _chunked(b, k)
+    first = _data(T, B, D, K, rng, head)
+    for i in range(3):
+        args = first if fixed or i == 0 else _data(T, B, D, K, rng, head)
+        for m in (a, b):
+            m.zero_grad()
+        value = g(*args)
+        loss = f(*args) if k is not None else b.loss(*args)
+        loss.backward()
+        _close(value, loss.item())
+        for name, p in a.named_parameters().items():
+            _close(p.grad, b.named_parameters()[name].grad, err_msg=f"{name}, call {i + 1}")

@@ -153,8 +153,10 @@ class _Rewrite:
     def __init__(self, groups: list, member: dict, kinds: list[str]) -> None:
         self.groups, self.member, self.kinds = groups, member, kinds
         self.made: dict[tuple, Any] = {}
+        self.inside: set[Tensor] = set()
 
     def roots(self, order: list[Tensor], roots: list[Tensor]) -> list[Tensor]:
+        self.inside = set(order)
         for r in roots:
             self._build(("node", r))
         return [self.made[("node", r)] for r in roots]
@@ -184,6 +186,8 @@ class _Rewrite:
                 return [("group", g)]
             if g is not None and x is not self.groups[g][0]:
                 return [("node", self.groups[g][0])]  # one node for equal computations
+            if self._detached_inside(x):
+                return [("node", x.detached_from)]
             stacked = self._stacked_group(x)
             return [("group", stacked)] if stacked is not None else [("node", p) for p in x.parents]
         members, what = self.groups[x], self.kinds[x]
@@ -199,6 +203,11 @@ class _Rewrite:
             same = found is None or self.kinds[found[0]] == "same"
             out.append(("node", p) if same else ("group", found[0]))  # type: ignore[index]
         return out
+
+    def _detached_inside(self, node: Tensor) -> bool:
+        """A detach() of a node of this graph (not a group's): it must read the copy of that node, not the
+        recording's value of it."""
+        return node._fn is None and node.op == "detach" and node.detached_from in self.inside
 
     def _stacked_group(self, node: Tensor) -> int | None:
         """L = Σ_t L_t: a stack (axis 0) of one group's members, in order, is that group's whole."""
@@ -220,6 +229,8 @@ class _Rewrite:
         stacked = self._stacked_group(x)
         if stacked is not None:
             return self.made[("group", stacked)]
+        if self._detached_inside(x):  # the state carried into the next chunk: a detach() of the copy's node
+            return self.made[("node", x.detached_from)].detach()
         if x._fn is None:
             return x  # parameters, inputs, constants: themselves
         out = apply(type(x._fn), *(self.made[("node", p)] for p in x.parents), **_settings(x._fn))

@@ -193,6 +193,11 @@ def _add_train_command(sub: Any) -> None:
     )
     common.add_argument("--plot", default=None, metavar="FILE.png", help="write the loss and gradient-norm curves")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_argument(
+        "--replay", action=argparse.BooleanOptionalAction, default=True,
+        help="run each update's recorded program (replay) instead of building its graph (default: replay; "
+        "forecast with --teacher-forcing below 1 trains eagerly, its graph changes at every update)",
+    )  # fmt: skip
     fc = tasks.add_parser("forecast", parents=[common], help="forecast a time series (linear head, squared error)")
     fc.add_argument("--series", choices=("mackey-glass", "sunspots", "sine"), default="mackey-glass")
     _training_options(fc, hidden=16, lr=0.01, optimizer="adam")
@@ -213,10 +218,6 @@ def _add_train_command(sub: Any) -> None:
     ch.add_argument("--epochs", type=positive_int, default=5, metavar="E", help="passes over the text (default 5)")
     ch.add_argument("--text", default=None, metavar="FILE", help="a UTF-8 text (default: the shipped passage)")
     ch.add_argument("--sample", type=positive_int, default=200, metavar="N", help="characters to sample (default 200)")
-    ch.add_argument(
-        "--replay", action=argparse.BooleanOptionalAction, default=True,
-        help="run each chunk's recorded program (replay) instead of building its graph (default: replay)",
-    )  # fmt: skip
     ch.set_defaults(func=_run_train_chars)
 
 
@@ -254,6 +255,7 @@ def _run_train_forecast(args: argparse.Namespace) -> int:
     options = dict(
         steps=args.updates, window=args.window, batch=args.batch, lr=args.lr, optimizer=args.optimizer,
         teacher_forcing=args.teacher_forcing, tbptt=args.tbptt, clip=args.clip, progress=not args.quiet,
+        replay=args.replay and args.teacher_forcing == 1.0,
     )  # fmt: skip
     try:
         result = forecast_experiment(

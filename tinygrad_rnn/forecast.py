@@ -232,10 +232,11 @@ def _check_windows(fn: str, windows: Array, washout: int) -> np.ndarray:
     return w
 
 
-def _mean_sq(preds: list[Tensor], targets: np.ndarray, washout: int) -> Tensor:
-    """(1/N) Σ_{t > washout} Σ (ŷ_t − y_t)², N the number of scored values."""
+def _mean_sq(preds: list[Tensor], targets: np.ndarray | Tensor, washout: int) -> Tensor:
+    """(1/N) Σ_{t > washout} Σ (ŷ_t − y_t)², N the number of scored values (targets an array, or a Tensor input of a
+    replayed recording)."""
     scored = stack(preds[washout:])
-    diff = scored - Tensor(targets[washout:])
+    diff = scored - (targets[washout:] if isinstance(targets, Tensor) else Tensor(targets[washout:]))
     loss = (diff * diff).sum() * (1.0 / diff.size)
     loss.name = "L"
     return loss
@@ -306,12 +307,16 @@ def train_forecaster(
     l2: float = 0.0,
     seed: int = 0,
     progress: bool = False,
+    replay: bool = False,
 ) -> History:
     """Fit a forecasting model (linear head) on random windows of the training series, one update per batch.
 
     teacher_forcing = 1: x_t = y_{t−1} (any model); < 1: scheduled sampling / free-running through `feedback_loss`
     (models with `step`, the lecture RNN). `tbptt=k` (teacher forcing only) cuts each window into chunks of k steps
-    with the state carried detached. `window` counts scored steps plus the `washout`.
+    with the state carried detached. `window` counts scored steps plus the `washout`. replay=True (teacher forcing
+    only) runs each update through `replay`, the windows and their targets fed as inputs of one recording: the same
+    updates as eager training, to rounding. Scheduled sampling cannot be replayed: which steps feed back ŷ is drawn
+    in Python at every update, so each update has a graph of its own.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"train_forecaster: optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
@@ -322,6 +327,19 @@ def train_forecaster(
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     if tbptt is not None and teacher_forcing != 1.0:
         raise ValueError("train_forecaster: tbptt applies to teacher-forced training (teacher_forcing=1) only")
+    if replay and teacher_forcing != 1.0:
+        raise ValueError(
+            f"train_forecaster: replay=True needs teacher_forcing=1 (got {teacher_forcing}): scheduled sampling draws "
+            "its feedback steps in Python, a new graph at every update; train it with replay=False"
+        )
+    if replay:
+        fn = _replayable_loss(model, washout, tbptt)
+
+        def replayed(i: int) -> tuple:
+            w = random_windows(y, window + 1, batch, rng)
+            return fn, (w[:-1], w[1:])
+
+        return fit(replayed, opt, steps, clip=clip, l2=l2, progress=progress, desc="forecast", replay=True)
 
     def loss_fn(i: int) -> Tensor:
         w = random_windows(y, window + 1, batch, rng)
@@ -332,6 +350,16 @@ def train_forecaster(
         return _tbptt_windows_loss(model, w, washout, tbptt)
 
     return fit(loss_fn, opt, steps, clip=clip, l2=l2, progress=progress, desc="forecast")
+
+
+def _replayable_loss(model: Recurrent, washout: int, k: int | None) -> Any:
+    """fn(inputs, targets) → the teacher-forced loss, both arguments (L, B, D): what `replay` records once."""
+
+    def teacher_forced(xs: Tensor, targets: Tensor) -> Tensor:
+        outs = model.forward(xs)[1] if k is None else [o for _, _, os in model.chunks(xs, k=k) for o in os]
+        return _mean_sq(outs, targets, washout)
+
+    return teacher_forced
 
 
 def _tbptt_windows_loss(model: Recurrent, w: np.ndarray, washout: int, k: int) -> Tensor:
@@ -391,8 +419,9 @@ def forecast_experiment(
     **training: Any,
 ) -> ForecastResult:
     """Train a forecaster (`train_forecaster` with `training` options: steps, window, batch, lr, optimizer,
-    teacher_forcing, tbptt, clip, progress) on the first 60% of a standardised series, then measure test RMSE one
-    step ahead and closed-loop at lead `horizon` against persistence and a linear AR fitted on the same values."""
+    teacher_forcing, tbptt, clip, progress, replay) on the first 60% of a standardised series, then measure test
+    RMSE one step ahead and closed-loop at lead `horizon` against persistence and a linear AR fitted on the same
+    values."""
     z_raw = load_series(series, seed)
     train, val, _ = data.split_series(z_raw, (0.6, 0.2, 0.2))
     scale = data.Standardizer(train)

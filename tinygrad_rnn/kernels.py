@@ -191,7 +191,10 @@ def _getitem(c: Compiler, node: Tensor, ins: list[Buf], fn: Any) -> Buf:
     if isinstance(index, (int, np.integer)) and src.block is not None and src.shape:
         i = int(index) % src.shape[0]
         return c.rows(src, i, i + 1, node.data.shape)
-    return c.view(src, lambda a: a[index], node.data.shape)
+    at = (*(index if isinstance(index, tuple) else (index,)), Ellipsis)  # `...`: a[0] of a vector stays a 0-d view
+    if sum(i is Ellipsis for i in at) > 1:
+        at = at[:-1]
+    return c.view(src, lambda a: a[at], node.data.shape)
 
 
 def _is_step(fn: Any) -> bool:

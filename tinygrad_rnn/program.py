@@ -55,6 +55,7 @@ class Buf:
         if self.array is None:
             assert self.src is not None, "a base is bound by the plan"
             self.array = self.view(self.src.resolve())
+            assert isinstance(self.array, np.ndarray), "a view is an array (a numpy scalar would be a frozen copy)"
         return self.array
 
 
@@ -197,7 +198,8 @@ class Program:
         self.lifetimes: list[tuple[np.ndarray, int, int]] = []
         self.handoffs: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def run(self, arrays: list[np.ndarray]) -> float:
+    def compute(self, arrays: list[np.ndarray]) -> float:
+        """Forward and backward on new inputs: the loss; the leaves' gradients are then in `leaves`' arrays."""
         for buf, a in zip(self.slots, arrays):
             np.copyto(buf, a, casting="unsafe")
         for f, args in self.forward:
@@ -205,12 +207,21 @@ class Program:
         loss = float(self.loss)
         for f, args in self.backward:
             f(*args)
+        return loss
+
+    def run(self, arrays: list[np.ndarray]) -> float:
+        loss = self.compute(arrays)
         for leaf, g in self.leaves:  # as the eager walk: a leaf's own copy at first, then added in place
             if leaf.grad is None:
                 leaf.grad = np.array(g, dtype=leaf.data.dtype)
             else:
                 leaf.grad += g
         return loss
+
+
+def allocate(size: int, dtype: Any) -> np.ndarray:
+    """A planned buffer's storage, uninitialised (every instruction writes before it reads; tests poison it)."""
+    return np.empty(size, dtype=dtype)
 
 
 def plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
@@ -259,7 +270,7 @@ def plan(c: Compiler, inputs: list[Buf], keep: set) -> int:
             if pool:
                 flat = pool.pop()
             else:
-                flat = np.empty(int(np.prod(b.shape)), dtype=b.dtype)
+                flat = allocate(int(np.prod(b.shape)), b.dtype)
                 total += flat.nbytes
             flat_of[b] = flat
             b.array = shaped.setdefault((id(flat), b.shape), flat.reshape(b.shape))

@@ -71,6 +71,7 @@ class Replay:
         self.recordings: dict[tuple, _Recording] = {}
         self.outputs: list[np.ndarray] = []
         self.stats = {"recorded": 0, "checked": 0, "replayed": 0}
+        self.unbatched = 0  # recordings whose batched program disagreed with eager: compiled step by step instead
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", type(self.fn).__name__)
@@ -86,12 +87,8 @@ class Replay:
         if self.check == "always" or (self.check == "once" and rec.calls == 1):
             return self._checked(rec, args)
         program = rec.program
-        for leaf, arr in program.params:
-            if leaf.data is not arr:
-                if leaf.data.shape != arr.shape:
-                    return self._record(key, args)
-                np.copyto(arr, leaf.data)  # the program reads the parameter where it was: put the new values there
-                leaf.data = arr
+        if not _params_in_place(program):
+            return self._record(key, args)
         loss = program.run([_data(args[i]) for i in rec.slots])
         self.outputs = [o.copy() for o in program.outputs]
         rec.calls += 1
@@ -105,7 +102,9 @@ class Replay:
         return loss.item()
 
     # -- recording and checking --
-    def _run(self, args: tuple) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+    def _run(self, args: tuple, own: dict | None = None) -> tuple[Tensor, list[Tensor], list[Tensor | None]]:
+        """loss = fn(*args); loss.backward(). With `own`, this call's own gradient of each leaf is put there too
+        (the leaves' .grad accumulate as always: the earlier gradient += this one)."""
         inputs = [a if isinstance(a, Tensor) else Tensor(a) if _is_array(a) else None for a in args]
         called = [t if t is not None else a for t, a in zip(inputs, args)]
         result = self.fn(*called)
@@ -114,33 +113,108 @@ class Replay:
             raise TypeError(f"replay: fn must return a scalar Tensor (or a tuple that starts with one), got {loss!r}")
         if not all(isinstance(e, Tensor) for e in extras):
             raise TypeError("replay: the extras fn returns after the loss must be Tensors")
+        if own is None:
+            loss.backward()
+            return loss, extras, inputs
+        leaves = [n for n in topological_order(loss) if n._fn is None and n.requires_grad]
+        before = {leaf: leaf.grad for leaf in leaves}
+        for leaf in leaves:
+            leaf.grad = None
         loss.backward()
+        for leaf in leaves:
+            g, earlier = leaf.grad, before[leaf]
+            own[leaf] = g
+            if earlier is not None and g is not None:
+                earlier += g  # as the eager walk adds into a gradient that exists
+            leaf.grad = earlier if earlier is not None else (None if g is None else g.copy())
         return loss, extras, inputs
 
     def _record(self, key: tuple, args: tuple) -> float:
-        loss, extras, inputs = self._run(args)
+        own: dict[Tensor, Any] = {}
+        loss, extras, inputs = self._run(args, own)
         order = topological_order(loss)
         positions = _slot_positions(order, inputs)
         slots = [inputs[i] for i in positions]
         frozen = {i: np.array(_data(args[i])) for i, t in enumerate(inputs) if t is not None and i not in positions}
+        arrays = [_data(args[i]) for i in positions]
+        # The program is run once on the recording's own arguments and must give its values and gradients (to
+        # rounding): if the batched steps disagree, the steps are compiled one by one instead, and a program that
+        # still disagrees is not used. (The checking call compares again, on new arguments.)
         program = compile_graph(loss, slots, extras, exact=self.exact)  # type: ignore[arg-type]
+        if not _agrees(program, arrays, loss, extras, own) and not self.exact:
+            program = compile_graph(loss, slots, extras, exact=True)  # type: ignore[arg-type]
+            self.unbatched += 1
+        if not _agrees(program, arrays, loss, extras, own):
+            name = getattr(self.fn, "__qualname__", "fn")
+            raise ReplayError(f"replay({name}): the compiled program disagrees with the eager graph on the recording "
+                              "call's own arguments; run it with g.eager(...) and report the graph")  # fmt: skip
         self.recordings[key] = _Recording(program, signature(order, slots), positions, frozen)  # type: ignore[arg-type]
         self.outputs = [np.array(e.data) for e in extras]
         self.stats["recorded"] += 1
         return loss.item()
 
     def _checked(self, rec: _Recording, args: tuple) -> float:
-        loss, extras, inputs = self._run(args)
+        own: dict[Tensor, Any] = {}
+        loss, extras, inputs = self._run(args, own)
         order = topological_order(loss)
-        new = signature(order, [inputs[i] for i in _slot_positions(order, inputs)])  # type: ignore[misc]
+        slots = [inputs[i] for i in _slot_positions(order, inputs)]
+        new = signature(order, slots)  # type: ignore[arg-type]
+        name = getattr(self.fn, "__qualname__", "fn")
         if not _same_graph(rec.signature, new):
-            raise ReplayError(f"replay({getattr(self.fn, '__qualname__', 'fn')}): {_difference(rec.signature, new)}")
+            raise ReplayError(f"replay({name}): {_difference(rec.signature, new)}")
+        # the same graph; the program must also give this call's values (a value frozen into it would not)
+        arrays = [_data(args[i]) for i in rec.slots]
+        if _params_in_place(rec.program) and not _agrees(rec.program, arrays, loss, extras, own):
+            raise ReplayError(f"replay({name}): the recorded program does not give this call's values — fn reads a "
+                              "value of its arguments in Python, or the steps were batched wrongly (then "
+                              "replay(fn, exact=True) avoids it; please report the graph); g.eager(...) runs fn as it "
+                              "is")  # fmt: skip
         if self.check == "once":
             rec.signature = []  # checked: its memory is not kept
         rec.calls += 1
         self.outputs = [np.array(e.data) for e in extras]
         self.stats["checked"] += 1
         return loss.item()
+
+
+def _params_in_place(program: Program) -> bool:
+    """Parameters given a new array (`p.data = …`) are copied into the array the program reads; False when one
+    changed shape (then the call records afresh)."""
+    for leaf, arr in program.params:
+        if leaf.data is not arr:
+            if leaf.data.shape != arr.shape:
+                return False
+            np.copyto(arr, leaf.data)  # the program reads the parameter where it was: put the new values there
+            leaf.data = arr
+    return True
+
+
+def _close(got: Any, want: Any) -> bool:
+    """Equal to rounding: |got − want| ≤ √ε·(|want| + max|want|) (NaN and ±inf where the eager ones are)."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape:
+        return False
+    tol = float(np.sqrt(np.finfo(want.dtype if want.dtype.kind == "f" else np.float64).eps))
+    finite = np.isfinite(want)
+    if not np.array_equal(np.isfinite(got), finite) or not np.array_equal(got[~finite], want[~finite], equal_nan=True):
+        return False
+    g, w = got[finite].astype(np.float64), want[finite].astype(np.float64)
+    return w.size == 0 or bool(np.all(np.abs(g - w) <= tol * (np.abs(w) + np.abs(w).max()) + np.finfo(float).tiny))
+
+
+def _agrees(program: Program, arrays: list, loss: Tensor, extras: list[Tensor], own: dict) -> bool:
+    """The program on the recording's arguments: the eager loss, extras and this call's leaf gradients?"""
+    with np.errstate(all="ignore"):
+        value = program.compute(arrays)
+    grads = {leaf: g for leaf, g in program.leaves}
+    reached = {leaf for leaf, g in own.items() if g is not None}
+    if len(reached) != len(grads):
+        return False
+    # leaves made anew in each call (an initial state h_0 that requires grad) are the recording's in the program:
+    # the leaves both hold are compared
+    pairs = [(value, loss.data), *((o, e.data) for o, e in zip(program.outputs, extras))]
+    pairs += [(g, own[leaf]) for leaf, g in grads.items() if leaf in reached]
+    return all(_close(a, b) for a, b in pairs)
 
 
 def replay(fn: Callable[..., Any], *, check: str = "once", exact: bool = False) -> Replay:
