@@ -64,6 +64,7 @@ def _compare(replayed, eager, args, *, exact=False, calls=3, rng=None, new_args=
         check(value, loss.item())
         for name, p in replayed.named_parameters().items():
             check(p.grad, eager.named_parameters()[name].grad, err_msg=f"{name}, call {i + 1}")
+    assert g.unbatched == 0, "the batched program agreed with eager (no silent fallback to the per-step one)"
     return g
 
 
@@ -488,3 +489,27 @@ def _replays_as_eager(cls, options, size, exact, k):
         _close(value, loss.item())
         for name, p in a.named_parameters().items():
             _close(p.grad, b.named_parameters()[name].grad, err_msg=f"{name}, call {i + 1}")
+
+
+@pytest.mark.parametrize("cls, options", EVERY_MODEL)
+def test_float32_models_replay_batched(cls, options):
+    """float32 (the loss summed in float64): the batched program agrees with eager to float32 rounding, so it is
+    the one used."""
+    rng = np.random.default_rng(4)
+    a, b = _twins(cls, 3, 4, 3, dtype=np.float32, **options)
+    head = options.get("head", "softmax")
+    g = replay(a.loss)
+    for _ in range(3):
+        args = _data(6, 2, 3, 3, rng, head)
+        if options.get("tanh") == "composed":
+            args = _data(6, 2, 3, 3, np.random.default_rng(4), head)
+        for m in (a, b):
+            m.zero_grad()
+        value = g(*args)
+        loss = b.loss(*args)
+        loss.backward()
+        assert value == pytest.approx(loss.item(), rel=1e-5)
+        for name, p in a.named_parameters().items():
+            assert p.grad.dtype == np.float32
+            np.testing.assert_allclose(p.grad, b.named_parameters()[name].grad, rtol=1e-4, atol=1e-6, err_msg=name)
+    assert g.unbatched == 0 and g.stats["replayed"] == 1

@@ -189,12 +189,11 @@ def _params_in_place(program: Program) -> bool:
     return True
 
 
-def _close(got: Any, want: Any) -> bool:
-    """Equal to rounding: |got − want| ≤ √ε·(|want| + max|want|) (NaN and ±inf where the eager ones are)."""
+def _close(got: Any, want: Any, tol: float) -> bool:
+    """Equal to rounding: |got − want| ≤ tol·(|want| + max|want|) (NaN and ±inf where the eager ones are)."""
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape:
         return False
-    tol = float(np.sqrt(np.finfo(want.dtype if want.dtype.kind == "f" else np.float64).eps))
     finite = np.isfinite(want)
     if not np.array_equal(np.isfinite(got), finite) or not np.array_equal(got[~finite], want[~finite], equal_nan=True):
         return False
@@ -214,7 +213,10 @@ def _agrees(program: Program, arrays: list, loss: Tensor, extras: list[Tensor], 
     # the leaves both hold are compared
     pairs = [(value, loss.data), *((o, e.data) for o, e in zip(program.outputs, extras))]
     pairs += [(g, own[leaf]) for leaf, g in grads.items() if leaf in reached]
-    return all(_close(a, b) for a, b in pairs)
+    # √ε of the least precise floating dtype met (a float32 model's loss may be summed in float64)
+    dtypes = [a.dtype for _, a in program.params] + [np.asarray(b).dtype for _, b in pairs]
+    tol = max(float(np.sqrt(np.finfo(d).eps)) for d in [np.dtype(np.float64), *dtypes] if d.kind == "f")
+    return all(_close(a, b, tol) for a, b in pairs)
 
 
 def replay(fn: Callable[..., Any], *, check: str = "once", exact: bool = False) -> Replay:
