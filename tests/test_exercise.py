@@ -743,3 +743,20 @@ def test_the_readme_section_shows_real_output(capsys):
         else:
             real = str(check_bptt(load_function(str(EXAMPLES.parent / source))))
         assert shown == real, f"docs/check_your_bptt.md: the output of {source} has changed:\n{real}"
+
+
+def test_the_norm_shown_of_an_answer_near_the_float64_limit_is_its_norm():
+    """A wrong answer may hold anything: ‖·‖ of entries near 1e300 is computed scaled (no overflow warning), and an
+    answer with inf or NaN shows inf or NaN."""
+    import warnings
+
+    from tinygrad_rnn.fmt import norm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert norm(np.full(4, 1e300)) == pytest.approx(2e300, rel=1e-15)
+        assert norm([3.0, 4.0]) == 5.0 and norm([]) == 0.0 and norm(np.zeros((2, 2))) == 0.0
+        assert norm([np.inf, 1.0]) == np.inf and np.isnan(norm([np.nan, np.inf]))
+        assert norm(np.full(4, 1e308)) == np.inf  # the norm itself exceeds float64
+        check = check_bptt(lambda *args, **kw: {k: np.full(np.shape(v), 1e300) for k, v in einsum_bptt(*args).items()})
+        assert not check.ok and str(check)

@@ -107,7 +107,10 @@ class _Run:
 def _call(fn: Callable, p: Problem, truth: Truth) -> _Run:
     """fn on fresh copies of p's arrays, quietly; what it raised becomes a finding."""
     value, error, printed = run_quietly(fn, *p.args())
-    return _Run(raised(truth, error) if error else judge(truth, value), printed)
+    if error:
+        return _Run(raised(truth, error), printed)
+    with np.errstate(all="ignore"):  # a wrong answer may hold anything (1e300, say): the diagnosis meets inf quietly
+        return _Run(judge(truth, value), printed)
 
 
 def _run_all(fn: Callable, problems: Sequence[Problem]) -> tuple[list[Result], int]:

@@ -43,9 +43,17 @@ def array_text(a: np.ndarray, max_numbers: int) -> str:
         return "[" + "; ".join(", ".join(num(v) for v in row) for row in rows) + "]"
     if a.size == 0:
         return "empty"
-    return f"‖·‖ {num(float(np.linalg.norm(a)))}  [{num(float(a.min()))}, {num(float(a.max()))}]"
+    return f"‖·‖ {num(norm(a))}  [{num(float(a.min()))}, {num(float(a.max()))}]"
 
 
 def norm(a: Any) -> float:
-    """‖a‖, the Euclidean (Frobenius) norm, in float64."""
-    return float(np.linalg.norm(np.asarray(a, dtype=np.float64)))
+    """‖a‖, the Euclidean (Frobenius) norm, in float64; scaled by max|a| first, so entries near the float64 limit
+    (a wrong answer can hold anything) give their norm, not an overflow (inf only if the norm itself exceeds it)."""
+    x = np.asarray(a, dtype=np.float64)
+    if x.size == 0:
+        return 0.0
+    m = float(np.max(np.abs(x)))
+    if m == 0.0 or not np.isfinite(m):
+        return m if not np.isnan(x).any() else float("nan")
+    with np.errstate(over="ignore"):
+        return m * float(np.linalg.norm(x / m))
