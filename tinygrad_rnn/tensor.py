@@ -513,7 +513,7 @@ def concatenate(tensors: Iterable[Any], axis: int = 0) -> Tensor:
 
 
 def split(x: Tensor) -> list[Tensor]:
-    """x₁ … xₙ = x[0] … x[n − 1], the steps of x along its first axis (their gradients are stacked once: ops.Pieces)."""
+    """x₁ … xₙ = x[0] … x[n − 1], the steps of x along its first axis (gradients: pieces.Pieces)."""
     if not isinstance(x, Tensor) or x.ndim == 0:
         raise TypeError(f"split{_where()}: needs a Tensor of at least one axis, got {x!r}")
     return [apply(ops.GetItem, x, index=i) for i in range(len(x))]

@@ -158,7 +158,9 @@ def _replayed(call: Any, replays: dict[int, Any], i: int) -> float:
         raise TypeError(f"fit(replay=True): loss_fn({i}) must return (fn, args), fn(*args) the loss; got {call!r}")
     fn, args = call
     if not isinstance(fn, Replay):
-        fn = replays.setdefault(id(fn), Replay(fn))
+        if id(fn) not in replays:  # the Replay holds fn, so its id stays its own
+            replays[id(fn)] = Replay(fn)
+        fn = replays[id(fn)]
     return fn(*args)
 
 
